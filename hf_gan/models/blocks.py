@@ -1,0 +1,87 @@
+"""Convolutional stacks shared by the generator, the discriminator and the autoencoder.
+
+DCGAN layout (Radford et al. 2015): strided 4x4 convolutions halve the resolution on the way down, transposed 4x4
+convolutions double it on the way up. A stack starts (or ends) at 7x7 for 28-pixel images (MNIST) and at 4x4 for
+powers of two, so `sample_size` must be 28 or 7 * 2**k, or 4 * 2**k.
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+NORMS = ("batch", "spectral", "none")
+
+
+def stack_geometry(sample_size: int) -> tuple[int, int]:
+    """Returns (base resolution, number of 2x resampling stages) for a square image of `sample_size` pixels."""
+    for base in (4, 7):
+        stages = math.log2(sample_size / base) if sample_size >= base else -1
+        if stages >= 1 and stages == int(stages):
+            return base, int(stages)
+    raise ValueError(
+        f"sample_size={sample_size} is not supported: use 28 (MNIST), 7 * 2**k or a power of two from 8 upwards "
+        "(e.g. 32 or 64), and resize your dataset to it."
+    )
+
+
+def stage_widths(base_channels: int, stages: int) -> list[int]:
+    """Channel widths from the full-resolution stage to the deepest one: base, 2*base, ... capped at 8*base."""
+    return [base_channels * min(2**i, 8) for i in range(stages)]
+
+
+def _check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r} is not one of {NORMS}.")
+
+
+class ConvEncoder(nn.Module):
+    """Image (N, C, S, S) -> flat features (N, out_features), by strided convolutions with LeakyReLU."""
+
+    def __init__(self, in_channels: int, sample_size: int, base_channels: int, norm: str):
+        super().__init__()
+        _check_norm(norm)
+        base, stages = stack_geometry(sample_size)
+        widths = stage_widths(base_channels, stages)
+        wrap = _spectral_norm if norm == "spectral" else (lambda layer: layer)
+        layers = []
+        for i, (c_in, c_out) in enumerate(zip([in_channels] + widths[:-1], widths)):
+            layers.append(wrap(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=norm != "batch")))
+            # DCGAN: no normalisation on the layer that sees raw pixels.
+            if norm == "batch" and i > 0:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+        self.layers = nn.Sequential(*layers, nn.Flatten())
+        self.out_features = widths[-1] * base * base
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+class ConvDecoder(nn.Module):
+    """Vector (N, in_features) -> image (N, C, S, S) in [-1, 1], by transposed convolutions with BatchNorm + ReLU."""
+
+    def __init__(self, in_features: int, out_channels: int, sample_size: int, base_channels: int):
+        super().__init__()
+        base, stages = stack_geometry(sample_size)
+        widths = stage_widths(base_channels, stages)[::-1]
+        self.start_shape = (widths[0], base, base)
+        self.project = nn.Sequential(
+            nn.Linear(in_features, widths[0] * base * base, bias=False),
+            nn.Unflatten(1, self.start_shape),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        )
+        layers = []
+        for c_in, c_out in zip(widths, widths[1:] + [widths[-1]]):
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+        layers += [nn.Conv2d(widths[-1], out_channels, 3, padding=1), nn.Tanh()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(self.project(features))

@@ -1,0 +1,108 @@
+"""What the hf_gan pipelines share: a guarded `from_pretrained`, latent sampling and output conversion."""
+
+import json
+import os
+
+import torch
+from diffusers import DiffusionPipeline, ImagePipelineOutput
+from diffusers.image_processor import VaeImageProcessor
+from diffusers.utils.torch_utils import randn_tensor
+from huggingface_hub import constants, hf_hub_download
+from huggingface_hub.errors import LocalEntryNotFoundError
+
+from .. import models
+
+OUTPUT_TYPES = ("pil", "np", "pt")
+# The only component classes an hf_gan model_index.json may name.
+MODEL_CLASSES = frozenset(name for name in models.__all__ if name != "SafetensorsModelMixin")
+# `from_pretrained` keyword arguments that say where to read model_index.json from.
+_DOWNLOAD_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "force_download", "proxies")
+
+
+def _read_model_index(pretrained_model_name_or_path, kwargs) -> dict:
+    if os.path.isdir(pretrained_model_name_or_path):
+        path = os.path.join(pretrained_model_name_or_path, "model_index.json")
+        if not os.path.isfile(path):
+            raise OSError(f"'{pretrained_model_name_or_path}' is a folder without model_index.json: not a pipeline.")
+    else:
+        try:
+            path = hf_hub_download(
+                pretrained_model_name_or_path,
+                "model_index.json",
+                **{key: kwargs[key] for key in _DOWNLOAD_KWARGS if key in kwargs},
+            )
+        except LocalEntryNotFoundError as error:
+            raise OSError(
+                f"Cannot load '{pretrained_model_name_or_path}': the Hub ({constants.ENDPOINT}) could not be reached "
+                "and no copy is cached. Check the network and HF_ENDPOINT, or load it once online; afterwards "
+                "local_files_only=True (or HF_HUB_OFFLINE=1) loads the cached copy."
+            ) from error
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): the repository is broken.") from error
+
+
+class HfGanPipeline(DiffusionPipeline):
+    """Base of the hf_gan pipelines; use GANPipeline, ConditionalGANPipeline or AutoencoderPipeline."""
+
+    def __init__(self):
+        super().__init__()
+        self.image_processor = VaeImageProcessor(do_resize=False, do_normalize=True)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """diffusers' `from_pretrained`, after checking that model_index.json names only hf_gan classes.
+
+        Nothing a repository names is imported before that check passes, and weights load from safetensors only.
+        """
+        model_index = _read_model_index(str(pretrained_model_name_or_path), kwargs)
+        pipeline_name = model_index.get("_class_name")
+        if pipeline_name != cls.__name__:
+            raise ValueError(
+                f"'{pretrained_model_name_or_path}' holds a {pipeline_name!r}, not a {cls.__name__}: "
+                f"load it with that class (hf_gan.{pipeline_name}.from_pretrained)."
+            )
+        for name, value in model_index.items():
+            if name.startswith("_") or not isinstance(value, list):
+                continue
+            is_hf_gan_model = len(value) == 2 and value[0] == "hf_gan" and value[1] in MODEL_CLASSES
+            if value != [None, None] and not is_hf_gan_model:
+                raise ValueError(
+                    f"Refusing to load '{pretrained_model_name_or_path}': its model_index.json declares component "
+                    f"'{name}' as {value}, which is not an hf_gan model ({', '.join(sorted(MODEL_CLASSES))}). "
+                    "Nothing was imported. Only load repositories you trust with other tools."
+                )
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    def check_output_type(self, output_type: str) -> None:
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type={output_type!r} is not supported: use one of {OUTPUT_TYPES}.")
+
+    def prepare_latents(self, batch_size, latent_dim, generator, latents) -> torch.Tensor:
+        """Standard-normal latents (batch_size, latent_dim), drawn in float32 so a seed means the same in any dtype."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if isinstance(generator, list) and len(generator) != batch_size:
+            raise ValueError(
+                f"generator is a list of {len(generator)} generators, but {batch_size} images were requested: "
+                "pass one generator per image, or a single one."
+            )
+        shape = (batch_size, latent_dim)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=self.device, dtype=torch.float32)
+        elif not isinstance(latents, torch.Tensor) or not latents.is_floating_point():
+            raise TypeError(f"latents must be a floating-point torch.Tensor, got {type(latents).__name__}.")
+        elif tuple(latents.shape) != shape:
+            raise ValueError(f"latents must have shape {shape} (batch size, latent_dim), got {tuple(latents.shape)}.")
+        return latents.to(device=self.device, dtype=self.dtype)
+
+    def postprocess(self, images: torch.Tensor, output_type: str, return_dict: bool):
+        """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in [0, 1]."""
+        images = self.image_processor.postprocess(images, output_type=output_type)
+        if output_type == "pt":
+            images = images.float()
+        if not return_dict:
+            return (images,)
+        return ImagePipelineOutput(images=images)
