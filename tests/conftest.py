@@ -1,0 +1,86 @@
+"""Test setup: a private Hugging Face cache and a local Hub server that the real huggingface_hub client talks to.
+
+huggingface_hub reads HF_ENDPOINT when it is imported, so the server starts here, before any test module imports it.
+"""
+
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+from hub_server import serve  # noqa: E402
+
+HUB_SERVER, HUB_STATE = serve()
+HUB_URL = f"http://127.0.0.1:{HUB_SERVER.server_port}"
+os.environ.update(
+    HF_ENDPOINT=HUB_URL,
+    HF_HUB_DISABLE_XET="1",
+    HF_HOME=tempfile.mkdtemp(prefix="hf_gan_tests_home_"),
+    HF_TOKEN="hf_test_token",
+    HF_HUB_DISABLE_TELEMETRY="1",
+    HF_HUB_DISABLE_PROGRESS_BARS="1",
+    DIFFUSERS_VERBOSITY="error",
+)
+os.environ.pop("HF_HUB_OFFLINE", None)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from hf_gan import (  # noqa: E402
+    AutoencoderPipeline,
+    ConditionalGANPipeline,
+    ConvAutoencoder,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    GANPipeline,
+)
+
+TINY = dict(sample_size=8, base_channels=4)
+NUM_CLASSES = 3
+
+
+def make_pipeline(kind: str, seed: int = 0):
+    """A tiny seeded pipeline of `kind` ("gan", "cgan" or "autoencoder"), in eval mode, with non-trivial norms."""
+    torch.manual_seed(seed)
+    if kind == "gan":
+        pipe = GANPipeline(DCGANGenerator(latent_dim=8, out_channels=1, **TINY), DCGANDiscriminator(in_channels=1, **TINY))
+    elif kind == "cgan":
+        pipe = ConditionalGANPipeline(
+            DCGANGenerator(latent_dim=8, out_channels=3, num_classes=NUM_CLASSES, **TINY),
+            DCGANDiscriminator(in_channels=3, num_classes=NUM_CLASSES, **TINY),
+            id2label={0: "cat", 1: "dog", 2: "bird"},
+        )
+    elif kind == "autoencoder":
+        autoencoder = ConvAutoencoder(latent_dim=4, channels=1, **TINY)
+        autoencoder.fit_latent_prior(torch.randn(64, 4) * 2 + 1)
+        pipe = AutoencoderPipeline(autoencoder)
+    else:
+        raise ValueError(kind)
+    # Random BatchNorm statistics, so that eval-mode sampling is not trivially the identity normalisation.
+    for module in pipe.components.values():
+        if module is None:
+            continue
+        for buffer_name, buffer in module.named_buffers():
+            if buffer_name.endswith("running_var"):
+                buffer.uniform_(0.5, 2.0)
+            elif buffer_name.endswith("running_mean"):
+                buffer.normal_(0, 0.1)
+        module.eval()
+    return pipe
+
+
+def call_args(kind: str, count: int) -> dict:
+    """Arguments asking `kind`'s pipeline for `count` images."""
+    if kind == "cgan":
+        return {"class_labels": [i % NUM_CLASSES for i in range(count)]}
+    return {"batch_size": count}
+
+
+@pytest.fixture(params=["gan", "cgan", "autoencoder"])
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def hub_url():
+    return HUB_URL
