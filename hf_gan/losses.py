@@ -1,0 +1,42 @@
+"""GAN objectives, written on discriminator logits l, with D(x) = sigmoid(l).
+
+Goodfellow et al. (2014): min_G max_D E[log D(x)] + E[log(1 - D(G(z)))]. With log sigmoid(l) = -softplus(-l) and
+log(1 - sigmoid(l)) = -softplus(l), every loss below is a quantity to *minimise*:
+
+- "minimax": D minimises softplus(-l_real) + softplus(l_fake) (= ascends log D(x) + log(1 - D(G(z)))), and G
+  minimises -softplus(l_fake) (= descends log(1 - D(G(z))), the seed's formulation, which saturates early on).
+- "non_saturating": same D loss; G minimises softplus(-l_fake) (= maximises log D(G(z))), the paper's practical fix.
+- "hinge": D minimises relu(1 - l_real) + relu(1 + l_fake); G minimises -l_fake (Lim & Ye 2017, Miyato et al. 2018).
+"""
+
+import torch
+import torch.nn.functional as F
+
+OBJECTIVES = ("minimax", "non_saturating", "hinge")
+
+
+def _check(objective: str) -> None:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective={objective!r} is not one of {OBJECTIVES}.")
+
+
+def discriminator_loss(objective: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    _check(objective)
+    if objective == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss(objective: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    _check(objective)
+    if objective == "minimax":
+        return -F.softplus(fake_logits).mean()
+    if objective == "non_saturating":
+        return F.softplus(-fake_logits).mean()
+    return -fake_logits.mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """E ||grad_x l(x)||^2 on real data (Mescheder et al. 2018); `real_images` must require grad."""
+    (gradients,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    return gradients.pow(2).flatten(1).sum(1).mean()

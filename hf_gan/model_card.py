@@ -1,0 +1,122 @@
+"""Model cards for hf_gan pipelines, filled from model_cards/hf_gan_model_card.md through huggingface_hub.ModelCard.
+
+The evaluation section sits between two HTML comments, so `hf-gan evaluate --update-card` can rewrite the measured
+metrics (and the card's `model-index` metadata) without touching the rest of a card someone may have edited.
+"""
+
+import os
+import re
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "hf_gan_model_card.md"
+METRICS_RE = re.compile(r"(<!-- hf_gan:metrics:start -->\n).*?(\n<!-- hf_gan:metrics:end -->)", re.DOTALL)
+NOT_EVALUATED = "Not evaluated yet: run `hf-gan evaluate <this folder> --dataset <data> --update-card`."
+
+KINDS = {
+    "cgan": {
+        "pipeline": "ConditionalGANPipeline",
+        "tags": ["gan", "conditional-gan", "image-generation", "hf_gan"],
+        "title": "Conditional GAN",
+        "description": "A class-conditional GAN (Mirza & Osindero 2014): the generator takes noise z and a class label "
+        "and returns an image of that class. Generator and discriminator are DCGAN-style convolutional networks; the "
+        "discriminator is kept in the repository so training can resume or fine-tune from it.",
+        "call": "pipe(class_labels=[3, 3, 7], generator=torch.manual_seed(0)).images",
+        "grid": " (one row per class)",
+    },
+    "gan": {
+        "pipeline": "GANPipeline",
+        "tags": ["gan", "image-generation", "hf_gan"],
+        "title": "GAN",
+        "description": "An unconditional GAN (Goodfellow et al. 2014) with DCGAN-style convolutional generator and "
+        "discriminator; the discriminator is kept in the repository so training can resume or fine-tune from it.",
+        "call": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
+        "grid": "",
+    },
+    "autoencoder": {
+        "pipeline": "AutoencoderPipeline",
+        "tags": ["autoencoder", "image-generation", "hf_gan"],
+        "title": "Autoencoder (decoder as generator)",
+        "description": "A convolutional autoencoder whose decoder serves as a generator: new images decode samples of "
+        "a Gaussian fitted to the codes of the training images. It is the simple baseline the GANs must beat.",
+        "call": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
+        "grid": "",
+    },
+}
+
+LIMITATIONS = (
+    "Trained on one small dataset at low resolution: it generates only images like those it was trained on, and "
+    "inherits that dataset's biases. GANs can drop modes (some kinds of images are never generated) and produce "
+    "artefacts; check the evaluation figures above, which are computed with hf_gan's own classifier-based metrics, "
+    "before relying on it. Not suitable for any decision about people."
+)
+
+
+def usage_snippet(kind: str, repo_id: str) -> str:
+    info = KINDS[kind]
+    return (
+        f"import torch\nfrom hf_gan import {info['pipeline']}\n\n"
+        f'pipe = {info["pipeline"]}.from_pretrained("{repo_id}")\n'
+        f"images = {info['call']}\n"
+        'images[0].save("sample.png")'
+    )
+
+
+def metrics_markdown(metrics: dict, protocol: str) -> str:
+    rows = "\n".join(f"| {name} | {value:.4g} |" if isinstance(value, float) else f"| {name} | {value} |" for name, value in metrics.items())
+    return f"{protocol}\n\n| metric | value |\n| --- | --- |\n{rows}"
+
+
+def eval_results(metrics: dict, dataset_id: str, dataset_name: str) -> list[EvalResult]:
+    return [
+        EvalResult(
+            task_type="unconditional-image-generation", dataset_type=dataset_id, dataset_name=dataset_name,
+            dataset_split="test", metric_type=name, metric_name=name, metric_value=value,
+        )
+        for name, value in metrics.items()
+        if isinstance(value, (int, float))
+    ]
+
+
+def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_stats, dataset_id=None,
+                     license="apache-2.0", training_command=None) -> ModelCard:
+    """Writes README.md into `output_dir`: metadata, sample grid, usage, training setup, limitations, citations."""
+    info = KINDS[kind]
+    dataset_id = dataset_id or (dataset if dataset and dataset.count("/") == 1 and not os.path.exists(dataset) else None)
+    card_data = ModelCardData(
+        license=license, library_name="hf_gan", pipeline_tag="unconditional-image-generation", tags=info["tags"],
+        datasets=[dataset_id] if dataset_id else None, model_name=os.path.basename(str(repo_id).rstrip("/")),
+    )
+    minutes = final_stats.get("train_minutes")
+    summary = ", ".join(f"{k} = {v:.3f}" for k, v in final_stats.items() if k != "train_minutes")
+    training_summary = (f"Training cost: {minutes:.1f} minutes of training steps. " if minutes is not None else "") + (
+        f"Last logged values: {summary}." if summary else ""
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE),
+        title=f"{info['title']}: {os.path.basename(str(repo_id).rstrip('/'))}",
+        description=info["description"],
+        grid_caption=info["grid"],
+        usage=usage_snippet(kind, repo_id),
+        training_command=training_command or f"training/train_{'autoencoder' if kind == 'autoencoder' else 'gan'}.py",
+        hyperparameters=hyperparameters,
+        training_summary=training_summary,
+        metrics_section=NOT_EVALUATED,
+        limitations=LIMITATIONS,
+    )
+    card.save(os.path.join(output_dir, "README.md"))
+    return card
+
+
+def update_card_metrics(card_path: str, metrics: dict, protocol: str, dataset_id: str, dataset_name: str) -> ModelCard:
+    """Writes measured metrics into a card's evaluation section and its model-index metadata."""
+    card = ModelCard.load(card_path)
+    if not METRICS_RE.search(card.text):
+        raise ValueError(f"{card_path} has no hf_gan metrics section (<!-- hf_gan:metrics:start --> ... end -->).")
+    card.text = METRICS_RE.sub(lambda m: m.group(1) + metrics_markdown(metrics, protocol) + m.group(2), card.text)
+    card.data.eval_results = eval_results(metrics, dataset_id, dataset_name)
+    card.data.model_name = card.data.model_name or os.path.basename(os.path.dirname(os.path.abspath(card_path)))
+    card.save(card_path)
+    return card

@@ -1,0 +1,211 @@
+"""Train a GAN or a class-conditional GAN with accelerate, and save it as an hf_gan pipeline.
+
+    accelerate launch training/train_gan.py --config training/configs/mnist_cgan.yaml
+    accelerate launch training/train_gan.py --dataset_name ./my_images --model gan --resolution 64 --output_dir out
+
+Goodfellow et al.'s algorithm: each step takes `--d_steps` stochastic-gradient steps on the discriminator D (ascending
+log D(x) + log(1 - D(G(z))), or the hinge variant), then one step on the generator G. An EMA copy of G is what gets
+sampled and saved. The whole dataset sits in memory as uint8 and batches are gathered by index (hf_gan.data).
+"""
+
+import argparse
+import copy
+import logging
+import os
+import sys
+import time
+
+import torch
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import add_common_arguments, check_finite, finish_run, load_training_data, prepare_run, start_or_resume  # noqa: E402
+
+from hf_gan import ConditionalGANPipeline, DCGANDiscriminator, DCGANGenerator, GANPipeline  # noqa: E402
+from hf_gan.losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty  # noqa: E402
+from hf_gan.training_utils import image_grid, log_image, save_checkpoint, update_ema  # noqa: E402
+
+logger = get_logger(__name__)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser, default_output_dir="outputs/gan")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=["gan", "cgan"], default="cgan", help="unconditional or class-conditional")
+    model.add_argument("--pretrained_model_name_or_path", help="fine-tune the G and D of this hf_gan pipeline")
+    model.add_argument("--latent_dim", type=int, default=64)
+    model.add_argument("--generator_channels", type=int, default=32, help="G width at full resolution")
+    model.add_argument("--discriminator_channels", type=int, default=32, help="D width at full resolution")
+    model.add_argument("--conditioning", choices=["projection", "concat"], default="projection",
+                       help="how D sees the label: projection (default) or the one-hot channels of Mirza & Osindero")
+    model.add_argument("--discriminator_norm", choices=["spectral", "batch", "none"], default="spectral")
+    train = parser.add_argument_group("objective and optimisation")
+    train.add_argument("--objective", choices=OBJECTIVES, default="hinge")
+    train.add_argument("--d_steps", type=int, default=1, help="discriminator steps per generator step (k)")
+    train.add_argument("--generator_lr", type=float, default=2e-4)
+    train.add_argument("--discriminator_lr", type=float, default=2e-4)
+    train.add_argument("--adam_beta1", type=float, default=0.0)
+    train.add_argument("--adam_beta2", type=float, default=0.99)
+    train.add_argument("--r1_gamma", type=float, default=0.0, help="weight of the R1 penalty on real data (0: off)")
+    train.add_argument("--ema_decay", type=float, default=0.999, help="EMA of the generator's weights")
+    train.add_argument("--no_ema", action="store_true", help="save and sample the raw generator")
+    return parser
+
+
+def main(argv=None):
+    args = prepare_run(parse_args(), argv)
+    accelerator = Accelerator(
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")),
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    set_seed(args.seed)  # the same initial weights in every process
+    conditional = args.model == "cgan"
+
+    # -- data -----------------------------------------------------------------------------------------------------
+    data, batcher = load_training_data(args, accelerator, require_labels=conditional)
+    num_classes = len(data.label_names) if conditional else None
+    _, channels, resolution, _ = data.images.shape
+
+    # -- models ---------------------------------------------------------------------------------------------------
+    if args.pretrained_model_name_or_path:
+        pipeline_class = ConditionalGANPipeline if conditional else GANPipeline
+        pretrained = pipeline_class.from_pretrained(args.pretrained_model_name_or_path)
+        generator, discriminator = pretrained.generator, pretrained.discriminator
+        if discriminator is None:
+            raise ValueError(f"{args.pretrained_model_name_or_path} has no discriminator to fine-tune; train from scratch.")
+        if (generator.config.sample_size, generator.config.out_channels, generator.config.num_classes) != (resolution, channels, num_classes):
+            raise ValueError(
+                f"{args.pretrained_model_name_or_path} makes {generator.config.out_channels}x{generator.config.sample_size}px "
+                f"images for {generator.config.num_classes} classes; the dataset has {channels}x{resolution}px, {num_classes}."
+            )
+    else:
+        generator = DCGANGenerator(
+            latent_dim=args.latent_dim, sample_size=resolution, out_channels=channels,
+            base_channels=args.generator_channels, num_classes=num_classes,
+        )
+        discriminator = DCGANDiscriminator(
+            sample_size=resolution, in_channels=channels, base_channels=args.discriminator_channels,
+            num_classes=num_classes, conditioning=args.conditioning, norm=args.discriminator_norm,
+        )
+    generator.train()
+    discriminator.train()
+    ema_generator = copy.deepcopy(generator).requires_grad_(False)
+    latent_dim = generator.config.latent_dim
+
+    betas = (args.adam_beta1, args.adam_beta2)
+    optimizer_g = torch.optim.Adam(generator.parameters(), lr=args.generator_lr, betas=betas)
+    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=args.discriminator_lr, betas=betas)
+    generator, discriminator, optimizer_g, optimizer_d = accelerator.prepare(generator, discriminator, optimizer_g, optimizer_d)
+    # The generator step runs D without DDP's hooks and with its weights frozen: no gradient reaches D then, so
+    # DDP never sees parameters that were used but not reduced (no find_unused_parameters needed).
+    discriminator_module = accelerator.unwrap_model(discriminator)
+    state = start_or_resume(args, accelerator, extra_objects=[ema_generator])
+
+    # Fixed noise for sample grids: one row per class for a conditional model.
+    rows = min(num_classes, 10) if conditional else 8
+    grid_noise = torch.randn(rows * 8, latent_dim, generator=torch.Generator().manual_seed(args.seed + 1))
+    grid_labels = torch.arange(rows).repeat_interleave(8) if conditional else None
+
+    def draw_noise():
+        """This process's slice of one global batch of noise, so the run does not depend on the process count."""
+        noise = torch.randn(args.train_batch_size, latent_dim, generator=state.noise)
+        start = accelerator.process_index * batcher.local_batch_size
+        return noise[start : start + batcher.local_batch_size].to(accelerator.device)
+
+    def draw_batch():
+        """Real images in [-1, 1] and their labels: this process's slice of the next global batch."""
+        indices = batcher.indices(state.batches_seen)
+        state.batches_seen += 1
+        images = data.images[indices].to(accelerator.device, non_blocking=True).float().div_(127.5).sub_(1)
+        return images, data.labels[indices].to(accelerator.device) if conditional else None
+
+    def sample_grid(step):
+        ema_generator.eval()
+        with torch.no_grad():
+            images = ema_generator(grid_noise.to(accelerator.device), None if grid_labels is None else grid_labels.to(accelerator.device))
+        grid = image_grid(images, rows)
+        os.makedirs(os.path.join(args.output_dir, "samples"), exist_ok=True)
+        grid.save(os.path.join(args.output_dir, "samples", f"step_{step:06d}.png"))
+        log_image(accelerator, "samples", grid, step)
+        return grid
+
+    def make_pipeline():
+        g = ema_generator if not args.no_ema else accelerator.unwrap_model(generator)
+        g = copy.deepcopy(g).eval()
+        d = copy.deepcopy(accelerator.unwrap_model(discriminator)).eval()
+        if conditional:
+            return ConditionalGANPipeline(g, d, id2label=dict(enumerate(data.label_names)))
+        return GANPipeline(g, d)
+
+    # -- training loop ----------------------------------------------------------------------------------------------
+    logger.info(f"{len(data)} images {channels}x{resolution}x{resolution}, batch {args.train_batch_size} on "
+                f"{accelerator.num_processes} process(es), {args.max_train_steps} steps, starting at {state.step}")
+    progress = tqdm(range(state.step, args.max_train_steps), initial=state.step, total=args.max_train_steps,
+                    disable=not accelerator.is_local_main_process, desc="steps")
+    stats, clock = {}, time.perf_counter()
+    for _ in progress:
+        # k discriminator steps: ascend log D(x) + log(1 - D(G(z))) (or the hinge loss), each on a fresh batch.
+        for _ in range(args.d_steps):
+            real, labels = draw_batch()
+            with accelerator.autocast():
+                with torch.no_grad():
+                    fake = generator(draw_noise(), labels)
+                if args.r1_gamma > 0:
+                    real.requires_grad_(True)
+                real_logits = discriminator(real, labels)
+                fake_logits = discriminator(fake, labels)
+                loss_d = discriminator_loss(args.objective, real_logits.float(), fake_logits.float())
+                if args.r1_gamma > 0:
+                    loss_d = loss_d + args.r1_gamma / 2 * r1_penalty(real_logits.float(), real)
+            optimizer_d.zero_grad(set_to_none=True)
+            accelerator.backward(loss_d)
+            optimizer_d.step()
+
+        # One generator step: descend log(1 - D(G(z))) (minimax) or its non-saturating / hinge counterpart.
+        discriminator_module.requires_grad_(False)
+        with accelerator.autocast():
+            fake_logits_g = discriminator_module(generator(draw_noise(), labels), labels)
+            loss_g = generator_loss(args.objective, fake_logits_g.float())
+        optimizer_g.zero_grad(set_to_none=True)
+        accelerator.backward(loss_g)
+        optimizer_g.step()
+        discriminator_module.requires_grad_(True)
+        update_ema(ema_generator, accelerator.unwrap_model(generator), 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step)))
+        state.step += 1
+        step = state.step
+
+        saving = step % args.checkpointing_steps == 0 or (args.save_every and step % args.save_every == 0)
+        if saving or step % args.logging_steps == 0 or step == args.max_train_steps:
+            # D(x) and D(G(z)) both tend to 1/2 at the equilibrium of the minimax game.
+            state.train_seconds += time.perf_counter() - clock
+            clock = time.perf_counter()
+            stats = {
+                "loss_d": loss_d.item(), "loss_g": loss_g.item(),
+                "d_real": torch.sigmoid(real_logits.detach().float()).mean().item(),
+                "d_fake": torch.sigmoid(fake_logits.detach().float()).mean().item(),
+            }
+            check_finite(stats, step, args)
+            progress.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
+            accelerator.log(stats, step=step)
+        if args.sample_every and step % args.sample_every == 0 and accelerator.is_main_process:
+            sample_grid(step)
+        if step % args.checkpointing_steps == 0:
+            save_checkpoint(accelerator, args.output_dir, step, args.checkpoints_total_limit)
+        if args.save_every and step % args.save_every == 0 and step != args.max_train_steps and accelerator.is_main_process:
+            make_pipeline().save_pretrained(args.output_dir)
+
+    # -- save the pipeline, a sample grid and the model card; push if asked ------------------------------------------
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        finish_run(args, make_pipeline(), sample_grid(state.step), kind=args.model, final_stats={**stats, "train_minutes": state.train_seconds / 60})
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main()
