@@ -89,14 +89,20 @@ def load_training_data(args, accelerator, require_labels):
     return data, batcher
 
 
-def start_or_resume(args, accelerator, extra_objects=()):
-    """Registers the training state for checkpointing and restores the latest (or given) checkpoint if asked."""
+def start_or_resume(args, accelerator, learning_rates, extra_objects=()):
+    """Registers the training state for checkpointing and restores the latest (or given) checkpoint if asked.
+
+    `learning_rates` maps each optimizer to its --*_lr: they are applied after a resume, since the checkpoint's
+    optimizer state would otherwise bring back the old ones (e.g. after a divergence, resuming with lower rates)."""
     state = TrainingState(args.seed)
     for obj in (state, *extra_objects):
         accelerator.register_for_checkpointing(obj)
     checkpoint = resolve_resume_checkpoint(args.resume_from_checkpoint, args.output_dir)
     if checkpoint:
         accelerator.load_state(checkpoint)
+        for optimizer, lr in learning_rates.items():
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         logger.info(f"Resumed from {checkpoint} at step {state.step}", main_process_only=True)
     elif args.resume_from_checkpoint:
         logger.info(f"No checkpoint in {args.output_dir}: starting a new run", main_process_only=True)
@@ -130,6 +136,8 @@ def finish_run(args, pipeline, grid, kind, final_stats, extra_card_info=None):
     hyperparameters = {k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS and v is not None and k != "config"}
     with open(os.path.join(args.output_dir, "training_args.json"), "w", encoding="utf-8") as file:
         json.dump(hyperparameters, file, indent=2)
+    with open(os.path.join(args.output_dir, "train_results.json"), "w", encoding="utf-8") as file:
+        json.dump(final_stats, file, indent=2)
     write_model_card(
         args.output_dir, kind=kind, repo_id=args.hub_model_id or args.output_dir, dataset=args.dataset_name,
         hyperparameters=hyperparameters, final_stats=final_stats, **(extra_card_info or {}),

@@ -50,7 +50,7 @@ def main(argv=None):
     model = ConvAutoencoder(latent_dim=args.latent_dim, sample_size=resolution, channels=channels, base_channels=args.base_channels)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
-    state = start_or_resume(args, accelerator)
+    state = start_or_resume(args, accelerator, {optimizer: args.learning_rate})
     to_model_range = lambda uint8: uint8.to(accelerator.device).float().div_(127.5).sub_(1)  # noqa: E731
     grid_images = to_model_range(data.images[:32])
 

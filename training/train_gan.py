@@ -64,6 +64,7 @@ def main(argv=None):
         project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")),
     )
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    logging.getLogger("accelerate").setLevel(logging.WARNING)
     set_seed(args.seed)  # the same initial weights in every process
     conditional = args.model == "cgan"
 
@@ -105,7 +106,8 @@ def main(argv=None):
     # The generator step runs D without DDP's hooks and with its weights frozen: no gradient reaches D then, so
     # DDP never sees parameters that were used but not reduced (no find_unused_parameters needed).
     discriminator_module = accelerator.unwrap_model(discriminator)
-    state = start_or_resume(args, accelerator, extra_objects=[ema_generator])
+    learning_rates = {optimizer_g: args.generator_lr, optimizer_d: args.discriminator_lr}
+    state = start_or_resume(args, accelerator, learning_rates, extra_objects=[ema_generator])
 
     # Fixed noise for sample grids: one row per class for a conditional model.
     rows = min(num_classes, 10) if conditional else 8

@@ -1,0 +1,356 @@
+"""training/train_gan.py and train_autoencoder.py on tiny synthetic datasets: a few steps each."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import datasets
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
+from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "training"))
+import train_autoencoder  # noqa: E402
+import train_gan  # noqa: E402
+from common import TrainingDiverged  # noqa: E402
+
+TINY_GAN = ["--latent_dim", "8", "--generator_channels", "4", "--discriminator_channels", "4", "--train_batch_size", "8",
+            "--logging_steps", "1", "--sample_every", "0", "--num_threads", "1"]
+TINY_AE = ["--latent_dim", "4", "--base_channels", "4", "--train_batch_size", "8", "--logging_steps", "1",
+           "--sample_every", "0", "--num_threads", "1"]
+CHECKPOINT_FILES = {"model.safetensors", "model_1.safetensors", "optimizer.bin", "optimizer_1.bin",
+                    "random_states_0.pkl", "custom_checkpoint_0.pkl", "custom_checkpoint_1.pkl"}
+
+
+def synthetic_digits(n=48, size=8, num_classes=3, seed=0):
+    """uint8 images (n, size, size) whose class sets which rows are bright, and their labels."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % num_classes
+    images = rng.integers(0, 60, (n, size, size), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        images[i, label * size // num_classes : (label + 1) * size // num_classes] += 180
+    return images, labels
+
+
+def write_idx(folder, prefix, images, labels, compress):
+    """The MNIST idx format: magic (0, 0, 8, ndim), big-endian sizes, then bytes."""
+    opener = gzip.open if compress else open
+    ext = ".gz" if compress else ""
+    with opener(os.path.join(folder, f"{prefix}-images-idx3-ubyte{ext}"), "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape) + images.tobytes())
+    with opener(os.path.join(folder, f"{prefix}-labels-idx1-ubyte{ext}"), "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + len(labels).to_bytes(4, "big") + labels.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def idx_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mnist_raw")
+    images, labels = synthetic_digits()
+    write_idx(folder, "train", images, labels, compress=True)
+    write_idx(folder, "t10k", images[:12], labels[:12], compress=False)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("imagefolder")
+    images, labels = synthetic_digits()
+    for i, (image, label) in enumerate(zip(images, labels)):
+        os.makedirs(folder / ["cat", "dog", "owl"][label], exist_ok=True)
+        PIL.Image.fromarray(image).save(folder / ["cat", "dog", "owl"][label] / f"{i}.png")
+    return str(folder)
+
+
+def run_gan(tmp_path, data, *flags, name="run"):
+    out = str(tmp_path / name)
+    train_gan.main(["--dataset_name", data, "--output_dir", out, *TINY_GAN, *flags])
+    return out
+
+
+def weights(folder):
+    return {k: v for sub in ("generator", "discriminator") for k, v in
+            load_file(os.path.join(folder, sub, "diffusion_pytorch_model.safetensors")).items()}
+
+
+# -- data sources -------------------------------------------------------------------------------------------------
+
+def test_idx_files_read_with_the_schema_of_ylecun_mnist(idx_folder):
+    train = load_image_dataset(idx_folder, "train")
+    test = load_image_dataset(idx_folder, "test")
+    assert set(train.features) == {"image", "label"} and isinstance(train.features["image"], datasets.Image)
+    assert train.features["label"].names == ["0", "1", "2"]
+    assert len(train) == 48 and len(test) == 12
+    images, labels = synthetic_digits()
+    np.testing.assert_array_equal(np.asarray(train[5]["image"]), images[5])
+    assert train[5]["label"] == labels[5]
+
+
+def test_idx_files_found_in_torchvision_layout(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images, labels = synthetic_digits(n=10)
+    write_idx(raw, "train", images, labels, compress=False)
+    assert len(load_image_dataset(str(tmp_path))) == 10
+
+
+def test_truncated_idx_file_is_a_clear_error(tmp_path):
+    images, labels = synthetic_digits(n=10)
+    write_idx(tmp_path, "train", images, labels, compress=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(DatasetError, match="is truncated"):
+        load_image_dataset(str(tmp_path))
+
+
+@pytest.mark.parametrize("source", ["imagefolder", "parquet", "save_to_disk", "save_to_disk_dict"])
+def test_every_data_source_gives_images_and_label_names(source, image_folder, tmp_path):
+    if source == "imagefolder":
+        path = image_folder
+    else:
+        dataset = load_image_dataset(image_folder)
+        if source == "parquet":
+            path = str(tmp_path / "data.parquet")
+            dataset.to_parquet(path)
+        elif source == "save_to_disk":
+            path = str(tmp_path / "saved")
+            dataset.save_to_disk(path)
+        else:
+            path = str(tmp_path / "saved_dict")
+            datasets.DatasetDict({"train": dataset}).save_to_disk(path)
+    data = prepare_image_dataset(load_image_dataset(path), require_labels=True)
+    assert data.images.shape == (48, 1, 8, 8) and data.images.dtype == torch.uint8
+    assert data.label_names == ["cat", "dog", "owl"]
+    assert torch.bincount(data.labels).tolist() == [16, 16, 16]
+
+
+def test_columns_are_detected_or_named(tmp_path):
+    images, labels = synthetic_digits(n=12)
+    dataset = datasets.Dataset.from_dict(
+        {"picture": [PIL.Image.fromarray(i) for i in images], "digit": labels.tolist()},
+        features=datasets.Features({"picture": datasets.Image(), "digit": datasets.ClassLabel(names=["a", "b", "c"])}),
+    )
+    data = prepare_image_dataset(dataset)  # found by feature type
+    assert data.label_names == ["a", "b", "c"]
+    with pytest.raises(DatasetError, match="no label column 'label'"):
+        prepare_image_dataset(dataset, label_column="label")
+    with pytest.raises(DatasetError, match="no image column 'img'"):
+        prepare_image_dataset(dataset, image_column="img")
+
+
+def test_grayscale_stays_one_channel_unless_asked_and_rgb_is_three(image_folder):
+    dataset = load_image_dataset(image_folder)
+    assert prepare_image_dataset(dataset).images.shape[1] == 1
+    assert prepare_image_dataset(dataset, num_channels=3).images.shape[1] == 3
+    rgb = dataset.map(lambda row: {"image": row["image"].convert("RGB")})
+    assert prepare_image_dataset(rgb).images.shape[1] == 3
+    assert prepare_image_dataset(dataset, resolution=16).images.shape[2:] == (16, 16)
+
+
+# -- training -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("objective", ["minimax", "non_saturating", "hinge"])
+@pytest.mark.parametrize("model", ["gan", "cgan"])
+def test_each_objective_and_model_trains_and_saves_a_loadable_pipeline(model, objective, idx_folder, tmp_path):
+    out = run_gan(tmp_path, idx_folder, "--model", model, "--objective", objective, "--max_train_steps", "3",
+                  "--d_steps", "2", "--r1_gamma", "1.0" if objective == "hinge" else "0")
+    pipe = (ConditionalGANPipeline if model == "cgan" else GANPipeline).from_pretrained(out)
+    assert pipe.discriminator is not None
+    results = json.load(open(os.path.join(out, "train_results.json")))
+    assert all(np.isfinite(v) for v in results.values()) and 0 <= results["d_real"] <= 1
+    if model == "cgan":
+        assert pipe.id2label == {0: "0", 1: "1", 2: "2"}
+    assert (pipe(**({"class_labels": [0, 1]} if model == "cgan" else {"batch_size": 2})).images[0].size == (8, 8))
+
+
+def test_cgan_takes_label_names_and_grid_has_one_row_per_class(image_folder, tmp_path):
+    out = run_gan(tmp_path, image_folder, "--model", "cgan", "--max_train_steps", "2")
+    pipe = ConditionalGANPipeline.from_pretrained(out)
+    assert pipe.id2label == {0: "cat", 1: "dog", 2: "owl"}
+    assert PIL.Image.open(os.path.join(out, "samples.png")).height == 3 * (8 + 2)
+    card = open(os.path.join(out, "README.md")).read()
+    assert "ConditionalGANPipeline.from_pretrained" in card and "conditional-gan" in card
+
+
+def test_training_changes_the_weights_and_ema_is_what_gets_saved(idx_folder, tmp_path):
+    ema = run_gan(tmp_path, idx_folder, "--max_train_steps", "4", "--ema_decay", "0.5", name="ema")
+    raw = run_gan(tmp_path, idx_folder, "--max_train_steps", "4", "--no_ema", name="raw")
+    init = run_gan(tmp_path, idx_folder, "--max_train_steps", "1", "--no_ema", "--generator_lr", "0", name="init")
+    w_ema, w_raw, w_init = weights(ema), weights(raw), weights(init)
+    key = "decoder.project.0.weight"
+    assert not torch.equal(w_raw[key], w_init[key])
+    assert not torch.equal(w_ema[key], w_raw[key])  # the EMA average, not the last iterate
+
+
+def test_resume_reproduces_the_uninterrupted_run(idx_folder, tmp_path):
+    common = ["--model", "cgan", "--checkpointing_steps", "3", "--d_steps", "2", "--checkpoints_total_limit", "5"]
+    straight = run_gan(tmp_path, idx_folder, *common, "--max_train_steps", "6", name="straight")
+    stopped = run_gan(tmp_path, idx_folder, *common, "--max_train_steps", "3", name="stopped")
+    assert os.path.isdir(os.path.join(stopped, "checkpoint-3"))
+    resumed = run_gan(tmp_path, idx_folder, *common, "--max_train_steps", "6", "--resume_from_checkpoint", "latest", name="stopped")
+    a, b = weights(straight), weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
+def test_checkpoint_limit_and_a_killed_run_leaves_only_complete_checkpoints(idx_folder, tmp_path):
+    out = str(tmp_path / "killed")
+    command = [sys.executable, os.path.join(ROOT, "training", "train_gan.py"), "--dataset_name", idx_folder,
+               "--output_dir", out, *TINY_GAN, "--max_train_steps", "100000", "--checkpointing_steps", "2",
+               "--checkpoints_total_limit", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len([n for n in os.listdir(out) if n.startswith("checkpoint-")] if os.path.isdir(out) else []) < 3:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    complete = sorted((n for n in os.listdir(out) if n.startswith("checkpoint-") and not n.endswith(".tmp")), key=lambda n: int(n.split("-")[1]))
+    assert 1 <= len(complete) <= 2  # the total limit rotates old ones away
+    for name in complete:
+        assert CHECKPOINT_FILES <= set(os.listdir(os.path.join(out, name))), name
+    last = int(complete[-1].split("-")[1])
+    train_gan.main(["--dataset_name", idx_folder, "--output_dir", out, *TINY_GAN, "--max_train_steps", str(last + 2),
+                    "--checkpointing_steps", "2", "--resume_from_checkpoint", "latest"])
+    assert ConditionalGANPipeline.from_pretrained(out).generator is not None
+    assert os.path.isdir(os.path.join(out, f"checkpoint-{last + 2}"))
+
+
+def test_two_processes_with_accelerate_on_cpu_match_one_process(idx_folder, tmp_path):
+    """accelerate launch --multi_gpu --num_processes 2 runs on a CPU with gloo; each process takes its slice of the
+    same global batches and noise, so the result stays close to the single-process run."""
+    flags = [*TINY_GAN, "--dataset_name", idx_folder, "--max_train_steps", "4", "--discriminator_norm", "none"]
+    two = str(tmp_path / "two")
+    result = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+         os.path.join(ROOT, "training", "train_gan.py"), *flags, "--output_dir", two],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "ACCELERATE_USE_CPU": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    one = run_gan(tmp_path, idx_folder, "--max_train_steps", "4", "--discriminator_norm", "none", name="one")
+    a, b = weights(one), weights(two)
+    # Same data, noise and averaged gradients; only BatchNorm statistics are per process.
+    key = "decoder.project.0.weight"
+    assert not torch.equal(a[key], weights(run_gan(tmp_path, idx_folder, "--max_train_steps", "1", "--discriminator_norm", "none", name="early"))[key])
+    assert (a[key] - b[key]).abs().max() < 0.1 * a[key].abs().max()
+
+
+def test_bf16_mixed_precision_on_cpu(idx_folder, tmp_path):
+    out = str(tmp_path / "bf16")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "training", "train_gan.py"), "--dataset_name", idx_folder, "--output_dir", out,
+         *TINY_GAN, "--max_train_steps", "3", "--mixed_precision", "bf16"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ConditionalGANPipeline.from_pretrained(out).generator.dtype == torch.float32  # weights stay fp32
+
+
+def test_push_to_hub_at_the_end_never_writes_the_token(idx_folder, tmp_path):
+    from huggingface_hub import HfApi, hf_hub_download
+
+    token = "hf_secret_token_do_not_write"
+    out = run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--push_to_hub", "--hub_model_id", "user/trained-cgan",
+                  "--hub_token", token, "--checkpointing_steps", "1")
+    pipe = ConditionalGANPipeline.from_pretrained("user/trained-cgan")
+    assert pipe.id2label[2] == "2"
+    files = {f.rfilename for f in HfApi().model_info("user/trained-cgan").siblings}
+    assert {"README.md", "samples.png", "model_index.json"} <= files
+    assert not any(f.startswith("checkpoint-") for f in files)
+    for root, _, names in os.walk(out):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as f:
+                assert token.encode() not in f.read(), os.path.join(root, name)
+    assert token not in open(hf_hub_download("user/trained-cgan", "README.md")).read()
+
+
+def test_autoencoder_trains_and_fits_its_prior(idx_folder, tmp_path):
+    out = str(tmp_path / "ae")
+    train_autoencoder.main(["--dataset_name", idx_folder, "--output_dir", out, *TINY_AE, "--max_train_steps", "5"])
+    pipe = AutoencoderPipeline.from_pretrained(out)
+    assert pipe.autoencoder.latent_mean.abs().sum() > 0  # fitted, not the N(0, I) default
+    assert not torch.equal(pipe.autoencoder.latent_scale_tril, torch.eye(4))
+    assert pipe(batch_size=2, output_type="np").images.shape == (2, 8, 8, 1)
+    assert "AutoencoderPipeline.from_pretrained" in open(os.path.join(out, "README.md")).read()
+
+
+def test_config_preset_sets_defaults_and_flags_override(idx_folder, tmp_path):
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(f"dataset_name: {idx_folder}\nmodel: gan\nmax_train_steps: 2\nobjective: minimax\n")
+    out = run_gan(tmp_path, idx_folder, "--config", str(preset), "--max_train_steps", "1")
+    args = json.load(open(os.path.join(out, "training_args.json")))
+    assert args["model"] == "gan" and args["objective"] == "minimax" and args["max_train_steps"] == 1
+    preset.write_text("learning_rate_typo: 1\n")
+    with pytest.raises(SystemExit):
+        run_gan(tmp_path, idx_folder, "--config", str(preset), name="typo")
+
+
+# -- bad input: a clear error before any training step ---------------------------------------------------------------
+
+def test_missing_and_empty_datasets(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        run_gan(tmp_path, str(tmp_path / "nowhere" / "data"), "--max_train_steps", "1")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="is empty"):
+        run_gan(tmp_path, str(tmp_path / "empty"), "--max_train_steps", "1")
+
+
+def test_conditional_training_without_labels(tmp_path):
+    images, _ = synthetic_digits(n=16)
+    for i, image in enumerate(images):
+        PIL.Image.fromarray(image).save(tmp_path / f"{i}.png")
+    with pytest.raises(DatasetError, match="needs class labels.*--model gan"):
+        run_gan(tmp_path, str(tmp_path), "--model", "cgan", "--max_train_steps", "1")
+    out = run_gan(tmp_path, str(tmp_path), "--model", "gan", "--max_train_steps", "1")  # fine unconditionally
+    assert GANPipeline.from_pretrained(out) is not None
+
+
+def test_mixed_sizes_and_modes(tmp_path):
+    (tmp_path / "a").mkdir()
+    for i in range(8):
+        PIL.Image.new("L" if i % 2 else "RGB", (8 + i % 2, 8 + i % 2), 100).save(tmp_path / "a" / f"{i}.png")
+    with pytest.raises(DatasetError, match="several sizes.*--resolution"):
+        run_gan(tmp_path, str(tmp_path), "--max_train_steps", "1", "--model", "gan")
+    out = run_gan(tmp_path, str(tmp_path), "--max_train_steps", "1", "--resolution", "8", "--model", "gan")
+    assert GANPipeline.from_pretrained(out).generator.config.out_channels == 3  # mixed modes become RGB
+
+
+def test_output_dir_holding_another_run_is_refused(idx_folder, tmp_path):
+    out = run_gan(tmp_path, idx_folder, "--max_train_steps", "1")
+    before = weights(out)
+    with pytest.raises(FileExistsError, match="already holds a training run.*--resume_from_checkpoint latest"):
+        run_gan(tmp_path, idx_folder, "--max_train_steps", "1", "--seed", "5")
+    assert all(torch.equal(before[k], v) for k, v in weights(out).items())
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(idx_folder, tmp_path):
+    out = str(tmp_path / "diverge")
+    run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--checkpointing_steps", "2", name="diverge")
+    good = load_file(os.path.join(out, "checkpoint-2", "model.safetensors"))
+    with pytest.raises(TrainingDiverged, match="diverged at step .*last good checkpoint is .*checkpoint-2"):
+        run_gan(tmp_path, idx_folder, "--max_train_steps", "10", "--checkpointing_steps", "2", "--resume_from_checkpoint",
+                "latest", "--discriminator_lr", "inf", "--generator_lr", "inf", name="diverge")
+    assert os.listdir(out).count("checkpoint-2") == 1
+    kept = load_file(os.path.join(out, "checkpoint-2", "model.safetensors"))
+    assert all(torch.equal(good[k], kept[k]) for k in good)
+    assert not any(n.startswith("checkpoint-") and n != "checkpoint-2" for n in os.listdir(out))
+
+
+def test_bad_arguments_fail_before_training(idx_folder, tmp_path):
+    with pytest.raises(SystemExit):
+        run_gan(tmp_path, idx_folder, "--push_to_hub")  # no --hub_model_id
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        run_gan(tmp_path, idx_folder, "--train_batch_size", "4096")
+    with pytest.raises(FileNotFoundError, match="does not exist: pass a checkpoint folder or 'latest'"):
+        run_gan(tmp_path, idx_folder, "--resume_from_checkpoint", str(tmp_path / "no-such-checkpoint"))
