@@ -11,6 +11,7 @@ is excluded. Prints one line per evaluation and the minutes to the target.
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -45,12 +46,13 @@ def main():
     startup = None
     reached = None
     print(f"{'step':>6} {'train min':>9} {'class acc':>9} {'FLD':>8} {'d_real':>7} {'d_fake':>7}", flush=True)
+    shutil.rmtree(args.output_dir, ignore_errors=True)
     for end in range(args.eval_every, args.max_steps + 1, args.eval_every):
         started = time.perf_counter()
         train_gan.main([
             "--config", args.config, "--dataset_name", args.dataset_name, "--output_dir", args.output_dir,
             "--max_train_steps", str(end), "--checkpointing_steps", str(args.eval_every), "--sample_every", "0",
-            "--resume_from_checkpoint", "latest", *(["--overwrite_output_dir"] if end == args.eval_every else []), *extra,
+            *(["--resume_from_checkpoint", "latest"] if end > args.eval_every else []), *extra,
         ])
         with open(os.path.join(args.output_dir, "train_results.json")) as file:
             results = json.load(file)

@@ -1,7 +1,7 @@
 """hf_gan: GANs, conditional GANs and autoencoders as Hugging Face diffusers pipelines."""
 
 from .models import ConvAutoencoder, DCGANDiscriminator, DCGANGenerator, SafetensorsModelMixin
-from .pipelines import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
+from .pipelines import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline, HfGanPipeline
 from .diffusers_registration import register_with_diffusers
 
 __version__ = "0.1.0"
@@ -15,5 +15,6 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "GANPipeline",
+    "HfGanPipeline",
     "SafetensorsModelMixin",
 ]

@@ -16,6 +16,7 @@ import sys
 import time
 
 import torch
+import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, set_seed
@@ -43,6 +44,9 @@ def parse_args():
     model.add_argument("--conditioning", choices=["projection", "concat"], default="projection",
                        help="how D sees the label: projection (default) or the one-hot channels of Mirza & Osindero")
     model.add_argument("--discriminator_norm", choices=["spectral", "batch", "none"], default="spectral")
+    model.add_argument("--class_loss_weight", type=float, default=0.0,
+                       help="AC-GAN: D also classifies real images and G is trained to make its fakes classified as "
+                       "the label asked for, with this weight (0: off)")
     train = parser.add_argument_group("objective and optimisation")
     train.add_argument("--objective", choices=OBJECTIVES, default="hinge")
     train.add_argument("--d_steps", type=int, default=1, help="discriminator steps per generator step (k)")
@@ -67,6 +71,8 @@ def main(argv=None):
     logging.getLogger("accelerate").setLevel(logging.WARNING)
     set_seed(args.seed)  # the same initial weights in every process
     conditional = args.model == "cgan"
+    if args.class_loss_weight > 0 and not conditional:
+        raise ValueError("--class_loss_weight needs a class-conditional model (--model cgan).")
 
     # -- data -----------------------------------------------------------------------------------------------------
     data, batcher = load_training_data(args, accelerator, require_labels=conditional)
@@ -93,6 +99,7 @@ def main(argv=None):
         discriminator = DCGANDiscriminator(
             sample_size=resolution, in_channels=channels, base_channels=args.discriminator_channels,
             num_classes=num_classes, conditioning=args.conditioning, norm=args.discriminator_norm,
+            auxiliary_classifier=args.class_loss_weight > 0,
         )
     generator.train()
     discriminator.train()
@@ -106,6 +113,7 @@ def main(argv=None):
     # The generator step runs D without DDP's hooks and with its weights frozen: no gradient reaches D then, so
     # DDP never sees parameters that were used but not reduced (no find_unused_parameters needed).
     discriminator_module = accelerator.unwrap_model(discriminator)
+    use_class_loss = discriminator_module.config.auxiliary_classifier
     learning_rates = {optimizer_g: args.generator_lr, optimizer_d: args.discriminator_lr}
     state = start_or_resume(args, accelerator, learning_rates, extra_objects=[ema_generator])
 
@@ -126,6 +134,10 @@ def main(argv=None):
         state.batches_seen += 1
         images = data.images[indices].to(accelerator.device, non_blocking=True).float().div_(127.5).sub_(1)
         return images, data.labels[indices].to(accelerator.device) if conditional else None
+
+    def score(d, images, labels):
+        """D's real/fake logits and, when the AC-GAN loss is on, its class logits (else None)."""
+        return d(images, labels, return_class_logits=True) if use_class_loss else (d(images, labels), None)
 
     def sample_grid(step):
         ema_generator.eval()
@@ -160,9 +172,11 @@ def main(argv=None):
                     fake = generator(draw_noise(), labels)
                 if args.r1_gamma > 0:
                     real.requires_grad_(True)
-                real_logits = discriminator(real, labels)
+                real_logits, real_class_logits = score(discriminator, real, labels)
                 fake_logits = discriminator(fake, labels)
                 loss_d = discriminator_loss(args.objective, real_logits.float(), fake_logits.float())
+                if use_class_loss:
+                    loss_d = loss_d + args.class_loss_weight * F.cross_entropy(real_class_logits.float(), labels)
                 if args.r1_gamma > 0:
                     loss_d = loss_d + args.r1_gamma / 2 * r1_penalty(real_logits.float(), real)
             optimizer_d.zero_grad(set_to_none=True)
@@ -172,8 +186,10 @@ def main(argv=None):
         # One generator step: descend log(1 - D(G(z))) (minimax) or its non-saturating / hinge counterpart.
         discriminator_module.requires_grad_(False)
         with accelerator.autocast():
-            fake_logits_g = discriminator_module(generator(draw_noise(), labels), labels)
+            fake_logits_g, fake_class_logits = score(discriminator_module, generator(draw_noise(), labels), labels)
             loss_g = generator_loss(args.objective, fake_logits_g.float())
+            if use_class_loss:
+                loss_g = loss_g + args.class_loss_weight * F.cross_entropy(fake_class_logits.float(), labels)
         optimizer_g.zero_grad(set_to_none=True)
         accelerator.backward(loss_g)
         optimizer_g.step()

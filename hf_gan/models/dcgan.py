@@ -3,7 +3,8 @@
 Conditioning follows Mirza & Osindero (2014): the generator sees the one-hot label concatenated to its noise. The
 discriminator either sees the one-hot label as extra input channels (`conditioning="concat"`, the paper's recipe) or
 scores the label against its features with a projection (`conditioning="projection"`, Miyato & Koyama 2018), which
-trains faster and is the default.
+trains faster and is the default. `auxiliary_classifier=True` adds a head that predicts the class from the same
+features (AC-GAN, Odena et al. 2017), which the training script can use as an extra, strong conditioning signal.
 """
 
 import torch
@@ -65,6 +66,7 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
         num_classes: int | None = None,
         conditioning: str = "projection",
         norm: str = "spectral",
+        auxiliary_classifier: bool = False,
     ):
         super().__init__()
         if conditioning not in CONDITIONINGS:
@@ -75,8 +77,13 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
         self.head = wrap(nn.Linear(self.encoder.out_features, 1))
         if num_classes and conditioning == "projection":
             self.class_embedding = wrap(nn.Embedding(num_classes, self.encoder.out_features))
+        if auxiliary_classifier:
+            if not num_classes:
+                raise ValueError("auxiliary_classifier needs num_classes.")
+            self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes))
 
-    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False):
+        """One real/fake logit per image; with `return_class_logits`, also the auxiliary classifier's class logits."""
         num_classes = self.config.num_classes
         _require_labels(class_labels, num_classes, type(self).__name__)
         if num_classes and self.config.conditioning == "concat":
@@ -87,4 +94,6 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
         logits = self.head(features).squeeze(1)
         if num_classes and self.config.conditioning == "projection":
             logits = logits + (self.class_embedding(class_labels.long()) * features).sum(dim=1)
+        if return_class_logits:
+            return logits, self.class_head(features)
         return logits

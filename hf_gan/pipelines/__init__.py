@@ -1,5 +1,6 @@
 from .pipeline_autoencoder import AutoencoderPipeline
 from .pipeline_conditional_gan import ConditionalGANPipeline
 from .pipeline_gan import GANPipeline
+from .pipeline_utils import HfGanPipeline
 
-__all__ = ["AutoencoderPipeline", "ConditionalGANPipeline", "GANPipeline"]
+__all__ = ["AutoencoderPipeline", "ConditionalGANPipeline", "GANPipeline", "HfGanPipeline"]

@@ -45,7 +45,9 @@ def _read_model_index(pretrained_model_name_or_path, kwargs) -> dict:
 
 
 class HfGanPipeline(DiffusionPipeline):
-    """Base of the hf_gan pipelines; use GANPipeline, ConditionalGANPipeline or AutoencoderPipeline."""
+    """Base of the hf_gan pipelines (GANPipeline, ConditionalGANPipeline, AutoencoderPipeline).
+
+    `HfGanPipeline.from_pretrained(repo_or_folder)` loads any of them, by the class its model_index.json names."""
 
     def __init__(self):
         super().__init__()
@@ -56,9 +58,15 @@ class HfGanPipeline(DiffusionPipeline):
         """diffusers' `from_pretrained`, after checking that model_index.json names only hf_gan classes.
 
         Nothing a repository names is imported before that check passes, and weights load from safetensors only.
+        Called on `HfGanPipeline` itself, it loads whichever hf_gan pipeline the repository holds.
         """
         model_index = _read_model_index(str(pretrained_model_name_or_path), kwargs)
         pipeline_name = model_index.get("_class_name")
+        if cls is HfGanPipeline:
+            pipelines = {subclass.__name__: subclass for subclass in cls.__subclasses__()}
+            if pipeline_name not in pipelines:
+                raise ValueError(f"'{pretrained_model_name_or_path}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))}).")
+            return pipelines[pipeline_name].from_pretrained(pretrained_model_name_or_path, **kwargs)
         if pipeline_name != cls.__name__:
             raise ValueError(
                 f"'{pretrained_model_name_or_path}' holds a {pipeline_name!r}, not a {cls.__name__}: "

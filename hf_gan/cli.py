@@ -1,0 +1,85 @@
+"""`hf-gan evaluate`: measure an hf_gan pipeline against real MNIST digits, print a table, write JSON, and
+optionally the model card's evaluation section and model-index metadata."""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+from .data import load_image_dataset, prepare_image_dataset
+from .metrics import evaluate_images, generate, inception_fid, load_mnist_classifier
+from .model_card import update_card_metrics
+from .pipelines import HfGanPipeline
+
+CARD_METRICS = ("fld", "fld_floor", "class_accuracy", "classifier_accuracy_on_real", "precision", "recall",
+                "histogram_max_deviation_pp", "classes_present", "inception_fid")
+
+
+def real_images(dataset: str, split: str, count: int):
+    data = prepare_image_dataset(load_image_dataset(dataset, split), max_samples=count)
+    return data.images.float() / 255, data.labels
+
+
+def evaluate(args) -> dict:
+    started = time.perf_counter()
+    pipe = HfGanPipeline.from_pretrained(args.pipeline).to(args.device)
+    fake, fake_labels = generate(pipe, args.num_samples, batch_size=args.batch_size, seed=args.seed)
+    real, real_labels = real_images(args.dataset, args.split, args.num_samples)
+    reference, _ = real_images(args.dataset, args.reference_split, args.num_samples)
+    metrics = evaluate_images(fake, real, reference, fake_labels, real_labels, classifier=load_mnist_classifier())
+    if args.inception:
+        metrics["inception_fid"] = inception_fid(fake, real, args.inception)
+    metrics["pipeline"] = type(pipe).__name__
+    metrics["protocol"] = (f"{args.num_samples} samples (seed {args.seed}) against {len(real)} real images of the "
+                           f"{args.split} split of {args.dataset}; FLD floor: {len(reference)} {args.reference_split} "
+                           f"images against the same {args.split} images; features and predictions of hf_gan's MNIST classifier")
+    metrics["seconds"] = round(time.perf_counter() - started, 1)
+    return metrics
+
+
+def print_table(metrics: dict) -> None:
+    width = max(len(k) for k in metrics)
+    for key, value in metrics.items():
+        if key != "protocol":
+            print(f"{key:<{width}}  {value:.4f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="hf-gan", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    ev = commands.add_parser("evaluate", help="measure a pipeline's sample quality")
+    ev.add_argument("pipeline", help="a pipeline folder or Hub repo id")
+    ev.add_argument("--dataset", required=True, help="real data: MNIST idx folder, Hub id, image folder, ...")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--reference_split", default="train", help="the second real set, for the FLD floor")
+    ev.add_argument("--num_samples", type=int, default=10_000)
+    ev.add_argument("--batch_size", type=int, default=500)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--inception", help="path of a local TorchScript Inception-v3, for Inception-FID (optional)")
+    ev.add_argument("--output", help="JSON file to write (default: eval_results.json in the pipeline folder or here)")
+    ev.add_argument("--update-card", dest="update_card", action="store_true", help="write the metrics into README.md")
+    ev.add_argument("--dataset_id", default="ylecun/mnist", help="dataset id for the card's model-index")
+    args = parser.parse_args(argv)
+
+    if args.update_card and not os.path.isfile(os.path.join(args.pipeline, "README.md")):
+        parser.error(f"--update-card needs a local pipeline folder with a README.md; {args.pipeline} has none.")
+    metrics = evaluate(args)
+    print_table(metrics)
+    output = args.output or os.path.join(args.pipeline if os.path.isdir(args.pipeline) else ".", "eval_results.json")
+    with open(output, "w", encoding="utf-8") as file:
+        json.dump(metrics, file, indent=2)
+    print(f"wrote {output}")
+    if args.update_card:
+        card_metrics = {k: metrics[k] for k in CARD_METRICS if k in metrics}
+        update_card_metrics(os.path.join(args.pipeline, "README.md"), card_metrics, metrics["protocol"] + ".",
+                            args.dataset_id, "MNIST")
+        print(f"updated {os.path.join(args.pipeline, 'README.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
