@@ -1,10 +1,18 @@
-"""`hf-gan evaluate`: measure an hf_gan pipeline against real MNIST digits, print a table, write JSON, and
-optionally the model card's evaluation section and model-index metadata."""
+"""The hf-gan command line.
+
+- `hf-gan evaluate PIPELINE --dataset DATA`: measure a pipeline against real MNIST digits, print a table, write
+  JSON, and with --update-card the model card's evaluation section and model-index metadata.
+- `hf-gan publish FOLDER... --org ORG`: push pipeline folders (e.g. model_zoo/*) to ORG/<folder name> on the Hub,
+  with their cards' usage snippets pointing at the new repository.
+"""
 
 import argparse
 import json
 import os
+import re
+import shutil
 import sys
+import tempfile
 import time
 
 import torch
@@ -40,6 +48,33 @@ def evaluate(args) -> dict:
     return metrics
 
 
+UPLOAD_IGNORE = ["checkpoint-*", "checkpoint-*/**", "logs/**", "samples/**", "*.tmp"]
+
+
+def publish(folders, org, token=None, private=False) -> list[str]:
+    """Uploads each pipeline folder to org/<folder name>; returns the repo ids."""
+    from huggingface_hub import create_repo, upload_folder
+
+    repo_ids = []
+    for folder in folders:
+        if not os.path.isfile(os.path.join(folder, "model_index.json")):
+            raise ValueError(f"{folder} is not a pipeline folder (no model_index.json).")
+        repo_id = create_repo(f"{org}/{os.path.basename(os.path.normpath(folder))}", private=private, token=token, exist_ok=True).repo_id
+        with tempfile.TemporaryDirectory() as staging:
+            shutil.copytree(folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoint-*", "logs", "samples"))
+            card = os.path.join(staging, "README.md")
+            if os.path.isfile(card):  # the snippet should load the published repo, not the local folder
+                with open(card, encoding="utf-8") as file:
+                    text = re.sub(r'from_pretrained\("[^"]*"\)', f'from_pretrained("{repo_id}")', file.read())
+                with open(card, "w", encoding="utf-8") as file:
+                    file.write(text)
+            upload_folder(repo_id=repo_id, folder_path=staging, token=token, ignore_patterns=UPLOAD_IGNORE,
+                          commit_message=f"Publish {os.path.basename(os.path.normpath(folder))} with hf_gan")
+        print(f"published {folder} -> {repo_id}")
+        repo_ids.append(repo_id)
+    return repo_ids
+
+
 def print_table(metrics: dict) -> None:
     width = max(len(k) for k in metrics)
     for key, value in metrics.items():
@@ -63,7 +98,16 @@ def main(argv=None):
     ev.add_argument("--output", help="JSON file to write (default: eval_results.json in the pipeline folder or here)")
     ev.add_argument("--update-card", dest="update_card", action="store_true", help="write the metrics into README.md")
     ev.add_argument("--dataset_id", default="ylecun/mnist", help="dataset id for the card's model-index")
+    pub = commands.add_parser("publish", help="push pipeline folders to a Hub organisation")
+    pub.add_argument("folders", nargs="+", help="pipeline folders, e.g. model_zoo/*")
+    pub.add_argument("--org", required=True, help="organisation or user to publish under")
+    pub.add_argument("--token", help="default: the logged-in token or HF_TOKEN")
+    pub.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
+
+    if args.command == "publish":
+        publish(args.folders, args.org, args.token, args.private)
+        return 0
 
     if args.update_card and not os.path.isfile(os.path.join(args.pipeline, "README.md")):
         parser.error(f"--update-card needs a local pipeline folder with a README.md; {args.pipeline} has none.")

@@ -46,7 +46,7 @@ def make_pipeline(kind: str, seed: int = 0):
         pipe = GANPipeline(DCGANGenerator(latent_dim=8, out_channels=1, **TINY), DCGANDiscriminator(in_channels=1, **TINY))
     elif kind == "cgan":
         pipe = ConditionalGANPipeline(
-            DCGANGenerator(latent_dim=8, out_channels=3, num_classes=NUM_CLASSES, **TINY),
+            DCGANGenerator(latent_dim=8, out_channels=3, num_classes=NUM_CLASSES, class_conditional_norm=True, **TINY),
             DCGANDiscriminator(in_channels=3, num_classes=NUM_CLASSES, **TINY),
             id2label={0: "cat", 1: "dog", 2: "bird"},
         )

@@ -172,6 +172,16 @@ def test_each_objective_and_model_trains_and_saves_a_loadable_pipeline(model, ob
     assert (pipe(**({"class_labels": [0, 1]} if model == "cgan" else {"batch_size": 2})).images[0].size == (8, 8))
 
 
+def test_stronger_conditioning_options_train_and_round_trip(idx_folder, tmp_path):
+    out = run_gan(tmp_path, idx_folder, "--model", "cgan", "--max_train_steps", "2", "--class_loss_weight", "1.0",
+                  "--class_conditional_norm", "--conditioning", "concat")
+    pipe = ConditionalGANPipeline.from_pretrained(out)
+    assert pipe.generator.config.class_conditional_norm and pipe.discriminator.config.auxiliary_classifier
+    assert pipe.discriminator.config.conditioning == "concat"
+    with pytest.raises(ValueError, match="--class_loss_weight needs a class-conditional model"):
+        run_gan(tmp_path, idx_folder, "--model", "gan", "--class_loss_weight", "1.0", name="bad")
+
+
 def test_cgan_takes_label_names_and_grid_has_one_row_per_class(image_folder, tmp_path):
     out = run_gan(tmp_path, image_folder, "--model", "cgan", "--max_train_steps", "2")
     pipe = ConditionalGANPipeline.from_pretrained(out)

@@ -43,6 +43,8 @@ def parse_args():
     model.add_argument("--discriminator_channels", type=int, default=32, help="D width at full resolution")
     model.add_argument("--conditioning", choices=["projection", "concat"], default="projection",
                        help="how D sees the label: projection (default) or the one-hot channels of Mirza & Osindero")
+    model.add_argument("--class_conditional_norm", action="store_true",
+                       help="cGAN: G's BatchNorms take their scale and shift from the label")
     model.add_argument("--discriminator_norm", choices=["spectral", "batch", "none"], default="spectral")
     model.add_argument("--class_loss_weight", type=float, default=0.0,
                        help="AC-GAN: D also classifies real images and G is trained to make its fakes classified as "
@@ -95,6 +97,7 @@ def main(argv=None):
         generator = DCGANGenerator(
             latent_dim=args.latent_dim, sample_size=resolution, out_channels=channels,
             base_channels=args.generator_channels, num_classes=num_classes,
+            class_conditional_norm=conditional and args.class_conditional_norm,
         )
         discriminator = DCGANDiscriminator(
             sample_size=resolution, in_channels=channels, base_channels=args.discriminator_channels,

@@ -59,29 +59,41 @@ class ConvEncoder(nn.Module):
         return self.layers(images)
 
 
-class ConvDecoder(nn.Module):
-    """Vector (N, in_features) -> image (N, C, S, S) in [-1, 1], by transposed convolutions with BatchNorm + ReLU."""
+class ClassConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017; Miyato & Koyama 2018)."""
 
-    def __init__(self, in_features: int, out_channels: int, sample_size: int, base_channels: int):
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Embedding(num_classes, channels)
+        self.shift = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, class_labels: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * self.scale(class_labels)[:, :, None, None] + self.shift(class_labels)[:, :, None, None]
+
+
+class ConvDecoder(nn.Module):
+    """Vector (N, in_features) -> image (N, C, S, S) in [-1, 1], by transposed convolutions with BatchNorm + ReLU.
+
+    With `num_classes`, every BatchNorm takes its scale and shift from the class label (forward's `class_labels`)."""
+
+    def __init__(self, in_features: int, out_channels: int, sample_size: int, base_channels: int, num_classes: int | None = None):
         super().__init__()
         base, stages = stack_geometry(sample_size)
         widths = stage_widths(base_channels, stages)[::-1]
-        self.start_shape = (widths[0], base, base)
-        self.project = nn.Sequential(
-            nn.Linear(in_features, widths[0] * base * base, bias=False),
-            nn.Unflatten(1, self.start_shape),
-            nn.BatchNorm2d(widths[0]),
-            nn.ReLU(inplace=True),
-        )
-        layers = []
-        for c_in, c_out in zip(widths, widths[1:] + [widths[-1]]):
-            layers += [
-                nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
-            ]
-        layers += [nn.Conv2d(widths[-1], out_channels, 3, padding=1), nn.Tanh()]
-        self.layers = nn.Sequential(*layers)
+        self.project = nn.Sequential(nn.Linear(in_features, widths[0] * base * base, bias=False), nn.Unflatten(1, (widths[0], base, base)))
+        self.convs = nn.ModuleList(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
+                                   for c_in, c_out in zip(widths, widths[1:] + [widths[-1]]))
+        # one norm after the projection and one after each transposed convolution
+        norm_widths = [widths[0]] + widths[1:] + [widths[-1]]
+        self.norms = nn.ModuleList(ClassConditionalBatchNorm2d(c, num_classes) if num_classes else nn.BatchNorm2d(c) for c in norm_widths)
+        self.to_image = nn.Sequential(nn.Conv2d(widths[-1], out_channels, 3, padding=1), nn.Tanh())
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.layers(self.project(features))
+    def forward(self, features: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        norm_args = () if class_labels is None else (class_labels.long(),)
+        x = torch.relu(self.norms[0](self.project(features), *norm_args))
+        for conv, norm in zip(self.convs, self.norms[1:]):
+            x = torch.relu(norm(conv(x), *norm_args))
+        return self.to_image(x)

@@ -1,6 +1,8 @@
 """DCGAN-style generator and discriminator, unconditional or conditioned on a class label.
 
-Conditioning follows Mirza & Osindero (2014): the generator sees the one-hot label concatenated to its noise. The
+Conditioning follows Mirza & Osindero (2014): the generator sees the one-hot label concatenated to its noise (and,
+with `class_conditional_norm`, takes the scale and shift of every BatchNorm from the label, which conditions more
+strongly). The
 discriminator either sees the one-hot label as extra input channels (`conditioning="concat"`, the paper's recipe) or
 scores the label against its features with a projection (`conditioning="projection"`, Miyato & Koyama 2018), which
 trains faster and is the default. `auxiliary_classifier=True` adds a head that predicts the class from the same
@@ -42,16 +44,20 @@ class DCGANGenerator(SafetensorsModelMixin, ConfigMixin):
         out_channels: int = 1,
         base_channels: int = 32,
         num_classes: int | None = None,
+        class_conditional_norm: bool = False,
     ):
         super().__init__()
-        self.decoder = ConvDecoder(latent_dim + (num_classes or 0), out_channels, sample_size, base_channels)
+        if class_conditional_norm and not num_classes:
+            raise ValueError("class_conditional_norm needs num_classes.")
+        self.decoder = ConvDecoder(latent_dim + (num_classes or 0), out_channels, sample_size, base_channels,
+                                   num_classes if class_conditional_norm else None)
 
     def forward(self, latents: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
         num_classes = self.config.num_classes
         _require_labels(class_labels, num_classes, type(self).__name__)
         if num_classes:
             latents = torch.cat([latents, _one_hot(class_labels, num_classes, latents.dtype)], dim=1)
-        return self.decoder(latents)
+        return self.decoder(latents, class_labels if self.config.class_conditional_norm else None)
 
 
 class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):

@@ -1,0 +1,108 @@
+"""Training throughput: images/s of training/train_gan.py against a bare PyTorch loop of the same networks, loss
+and batch, in the same process.
+
+    python benchmarks/training_throughput.py [--config training/configs/mnist_cgan.yaml] [--steps 300]
+
+The script's figure is its own clock of training-step time (train_results.json); the bare loop is a plain
+`for` loop with the same D step, G step and EMA update, and none of accelerate, logging or checkpoint logic. The
+two alternate (script, bare, script, bare, ...) and the medians are compared. Both see one global batch of real
+MNIST digits per D step, so an image counts once per D step.
+"""
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "training"))
+import train_gan  # noqa: E402
+
+from hf_gan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from hf_gan.data import load_image_dataset, prepare_image_dataset  # noqa: E402
+from hf_gan.losses import discriminator_loss, generator_loss  # noqa: E402
+from hf_gan.training_utils import update_ema  # noqa: E402
+
+
+def bare_loop(config, images, labels, steps):
+    """The same networks and losses in a plain PyTorch loop; returns images/s."""
+    torch.manual_seed(0)
+    num_classes = 10 if config["model"] == "cgan" else None
+    g = DCGANGenerator(latent_dim=config.get("latent_dim", 64), base_channels=config.get("generator_channels", 32), num_classes=num_classes)
+    d = DCGANDiscriminator(base_channels=config.get("discriminator_channels", 32), num_classes=num_classes,
+                           conditioning=config.get("conditioning", "projection"),
+                           auxiliary_classifier=config.get("class_loss_weight", 0) > 0)
+    ema = copy.deepcopy(g).requires_grad_(False)
+    betas = (config["adam_beta1"], config["adam_beta2"])
+    opt_g = torch.optim.Adam(g.parameters(), lr=config["generator_lr"], betas=betas)
+    opt_d = torch.optim.Adam(d.parameters(), lr=config["discriminator_lr"], betas=betas)
+    batch, weight, objective = config["train_batch_size"], config.get("class_loss_weight", 0), config["objective"]
+    start = time.perf_counter()
+    for step in range(steps):
+        idx = torch.randint(0, len(images), (batch,))
+        real = images[idx].float().div_(127.5).sub_(1)
+        y = labels[idx] if num_classes else None
+        with torch.no_grad():
+            fake = g(torch.randn(batch, g.config.latent_dim), y)
+        if weight:
+            real_logits, class_logits = d(real, y, return_class_logits=True)
+        else:
+            real_logits = d(real, y)
+        loss_d = discriminator_loss(objective, real_logits, d(fake, y))
+        if weight:
+            loss_d = loss_d + weight * F.cross_entropy(class_logits, y)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        d.requires_grad_(False)
+        out = d(g(torch.randn(batch, g.config.latent_dim), y), y, return_class_logits=True) if weight else (d(g(torch.randn(batch, g.config.latent_dim), y), y), None)
+        loss_g = generator_loss(objective, out[0])
+        if weight:
+            loss_g = loss_g + weight * F.cross_entropy(out[1], y)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        d.requires_grad_(True)
+        update_ema(ema, g, min(config.get("ema_decay", 0.999), (1 + step) / (10 + step)))
+        if step % 20 == 0:
+            loss_d.item()  # the script syncs for its progress bar about as often
+    return steps * batch / (time.perf_counter() - start)
+
+
+def script_loop(config_path, dataset, steps, output_dir):
+    train_gan.main(["--config", config_path, "--dataset_name", dataset, "--output_dir", output_dir, "--overwrite_output_dir",
+                    "--max_train_steps", str(steps), "--checkpointing_steps", str(10 * steps), "--sample_every", "0"])
+    with open(os.path.join(output_dir, "train_results.json")) as file:
+        seconds = json.load(file)["train_minutes"] * 60
+    config = yaml.safe_load(open(config_path))
+    return steps * config["train_batch_size"] / seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=os.path.join(ROOT, "training/configs/mnist_cgan.yaml"))
+    parser.add_argument("--dataset_name", default=os.path.join(ROOT, "..", "shared", "data", "mnist"))
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--output_dir", default="/tmp/hf_gan_throughput")
+    args = parser.parse_args()
+    config = yaml.safe_load(open(args.config))
+    data = prepare_image_dataset(load_image_dataset(args.dataset_name))
+    ours, bare = [], []
+    for _ in range(args.rounds):
+        ours.append(script_loop(args.config, args.dataset_name, args.steps, args.output_dir))
+        bare.append(bare_loop(config, data.images, data.labels, args.steps))
+        print(f"train_gan.py {ours[-1]:.0f} img/s, bare loop {bare[-1]:.0f} img/s", flush=True)
+    print(f"median: train_gan.py {statistics.median(ours):.0f} img/s, bare PyTorch loop {statistics.median(bare):.0f} img/s, "
+          f"ratio {statistics.median(ours) / statistics.median(bare):.3f} (torch threads {torch.get_num_threads()}, batch {config['train_batch_size']})")
+
+
+if __name__ == "__main__":
+    main()
