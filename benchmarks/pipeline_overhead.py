@@ -17,22 +17,29 @@ import torch
 from hf_gan import ConditionalGANPipeline, DCGANGenerator, HfGanPipeline
 
 
-def images_per_second(fn, batch_size, min_seconds=2.0, repeats=5):
-    fn()  # warm-up
-    rates = []
-    for _ in range(repeats):
-        count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < min_seconds / repeats:
-            fn()
-            count += batch_size
-        rates.append(count / (time.perf_counter() - start))
-    return statistics.median(rates)
+def images_per_second(fn, batch_size, seconds):
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        count += batch_size
+    return count / (time.perf_counter() - start)
+
+
+def compare(bare, pipeline, batch_size, seconds, rounds=7):
+    """Medians of bare and pipeline images/s, and of their per-round ratio; the two alternate so drift hits both."""
+    bare(), pipeline()  # warm-up
+    bare_rates, pipe_rates = [], []
+    for _ in range(rounds):
+        bare_rates.append(images_per_second(bare, batch_size, seconds / (2 * rounds)))
+        pipe_rates.append(images_per_second(pipeline, batch_size, seconds / (2 * rounds)))
+    ratios = [p / b for p, b in zip(pipe_rates, bare_rates)]
+    return statistics.median(bare_rates), statistics.median(pipe_rates), statistics.median(ratios)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipeline", help="a pipeline folder or repo (default: an untrained MNIST-sized cGAN)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per measurement")
+    parser.add_argument("--seconds", type=float, default=8.0, help="timing budget per row")
     args = parser.parse_args()
     if args.pipeline:
         pipe = HfGanPipeline.from_pretrained(args.pipeline)
@@ -55,9 +62,8 @@ def main():
         for output_type in ("pt", "np", "pil"):
             call_args = {"class_labels": labels.tolist()} if conditional else {"batch_size": batch_size}
             run = lambda: pipe(**call_args, output_type=output_type)  # noqa: E731
-            bare_rate = images_per_second(bare, batch_size, args.seconds)
-            pipe_rate = images_per_second(run, batch_size, args.seconds)
-            print(f"{batch_size:>5} {output_type:>6} {bare_rate:>11.0f} {pipe_rate:>15.0f} {pipe_rate / bare_rate:>13.3f}", flush=True)
+            bare_rate, pipe_rate, ratio = compare(bare, run, batch_size, args.seconds)
+            print(f"{batch_size:>5} {output_type:>6} {bare_rate:>11.0f} {pipe_rate:>15.0f} {ratio:>13.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ class AutoencoderPipeline(HfGanPipeline):
         expected = (config.channels, config.sample_size, config.sample_size)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected:
             raise ValueError(f"images must be (N, {', '.join(map(str, expected))}) (channels first), got {tuple(images.shape)}.")
-        return images.to(device=self.device, dtype=self.dtype) * 2 - 1
+        device, dtype = self.placement(self.autoencoder)
+        return images.to(device=device, dtype=dtype) * 2 - 1
 
     @torch.no_grad()
     def encode(self, images: ImageInput) -> torch.Tensor:
@@ -75,6 +76,6 @@ class AutoencoderPipeline(HfGanPipeline):
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
         self.check_output_type(output_type)
-        latents = self.prepare_latents(batch_size, self.autoencoder.config.latent_dim, generator, latents)
+        latents = self.prepare_latents(batch_size, self.autoencoder, generator, latents)
         images = self.autoencoder.decode(self.autoencoder.noise_to_codes(latents))
         return self.postprocess(images, output_type, return_dict)

@@ -85,7 +85,7 @@ class ConditionalGANPipeline(HfGanPipeline):
         self.check_output_type(output_type)
         if isinstance(num_images_per_label, bool) or not isinstance(num_images_per_label, int) or num_images_per_label < 1:
             raise ValueError(f"num_images_per_label must be a positive integer, got {num_images_per_label!r}.")
-        label_ids = torch.tensor(self.get_label_ids(class_labels), device=self.device)
-        label_ids = label_ids.repeat_interleave(num_images_per_label)
-        latents = self.prepare_latents(len(label_ids), self.generator.config.latent_dim, generator, latents)
+        label_ids = torch.tensor(self.get_label_ids(class_labels)).repeat_interleave(num_images_per_label)
+        latents = self.prepare_latents(len(label_ids), self.generator, generator, latents)
+        label_ids = label_ids.to(latents.device)
         return self.postprocess(self.generator(latents, label_ids), output_type, return_dict)

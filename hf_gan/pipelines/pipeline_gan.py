@@ -43,5 +43,5 @@ class GANPipeline(HfGanPipeline):
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
         self.check_output_type(output_type)
-        latents = self.prepare_latents(batch_size, self.generator.config.latent_dim, generator, latents)
+        latents = self.prepare_latents(batch_size, self.generator, generator, latents)
         return self.postprocess(self.generator(latents), output_type, return_dict)

@@ -88,8 +88,16 @@ class HfGanPipeline(DiffusionPipeline):
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type={output_type!r} is not supported: use one of {OUTPUT_TYPES}.")
 
-    def prepare_latents(self, batch_size, latent_dim, generator, latents) -> torch.Tensor:
-        """Standard-normal latents (batch_size, latent_dim), drawn in float32 so a seed means the same in any dtype."""
+    @staticmethod
+    def placement(model: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+        """Device and dtype of `model`, read off one parameter: DiffusionPipeline.device inspects signatures and
+        offload hooks on every call, which costs more than sampling a small GAN at batch 1."""
+        parameter = next(model.parameters())
+        return parameter.device, parameter.dtype
+
+    def prepare_latents(self, batch_size, model, generator, latents) -> torch.Tensor:
+        """Standard-normal latents (batch_size, model.config.latent_dim) on the model's device and in its dtype,
+        drawn in float32 so that a seed gives the same images in any dtype."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if isinstance(generator, list) and len(generator) != batch_size:
@@ -97,14 +105,15 @@ class HfGanPipeline(DiffusionPipeline):
                 f"generator is a list of {len(generator)} generators, but {batch_size} images were requested: "
                 "pass one generator per image, or a single one."
             )
-        shape = (batch_size, latent_dim)
+        shape = (batch_size, model.config.latent_dim)
+        device, dtype = self.placement(model)
         if latents is None:
-            latents = randn_tensor(shape, generator=generator, device=self.device, dtype=torch.float32)
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
         elif not isinstance(latents, torch.Tensor) or not latents.is_floating_point():
             raise TypeError(f"latents must be a floating-point torch.Tensor, got {type(latents).__name__}.")
         elif tuple(latents.shape) != shape:
             raise ValueError(f"latents must have shape {shape} (batch size, latent_dim), got {tuple(latents.shape)}.")
-        return latents.to(device=self.device, dtype=self.dtype)
+        return latents.to(device=device, dtype=dtype)
 
     def postprocess(self, images: torch.Tensor, output_type: str, return_dict: bool):
         """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in [0, 1]."""
