@@ -364,3 +364,15 @@ def test_bad_arguments_fail_before_training(idx_folder, tmp_path):
         run_gan(tmp_path, idx_folder, "--train_batch_size", "4096")
     with pytest.raises(FileNotFoundError, match="does not exist: pass a checkpoint folder or 'latest'"):
         run_gan(tmp_path, idx_folder, "--resume_from_checkpoint", str(tmp_path / "no-such-checkpoint"))
+
+
+def test_tensorboard_gets_losses_and_sample_grids(idx_folder, tmp_path):
+    out = run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--report_to", "tensorboard", "--sample_every", "1")
+    events = [os.path.join(root, f) for root, _, files in os.walk(os.path.join(out, "logs")) for f in files if "tfevents" in f]
+    assert events
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(os.path.dirname(events[0])).Reload()
+    assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(accumulator.Tags()["scalars"])
+    assert "samples" in accumulator.Tags()["images"]
+    assert sorted(os.listdir(os.path.join(out, "samples"))) == ["step_000001.png", "step_000002.png"]
