@@ -5,6 +5,7 @@ import math
 import os
 import re
 import shutil
+import time
 
 import numpy as np
 import PIL.Image
@@ -74,6 +75,15 @@ class TrainingState:
         self.step, self.batches_seen = int(state["step"]), int(state["batches_seen"])
         self.train_seconds = float(state["train_seconds"])
         self.noise.set_state(state["noise"])
+
+    def start_clock(self) -> None:
+        self._clock = time.perf_counter()
+
+    def tick(self) -> None:
+        """Adds the time since the last tick (or `start_clock`) to `train_seconds`."""
+        now = time.perf_counter()
+        self.train_seconds += now - self._clock
+        self._clock = now
 
 
 def list_checkpoints(output_dir: str) -> list[str]:

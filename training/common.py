@@ -1,11 +1,15 @@
 """What train_gan.py and train_autoencoder.py share: their common arguments and the start and end of a run."""
 
 import json
+import logging
 import math
 import os
 
 import torch
+from accelerate import Accelerator
 from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
 
 from hf_gan.data import load_image_dataset, prepare_image_dataset
 from hf_gan.model_card import write_model_card
@@ -14,8 +18,10 @@ from hf_gan.training_utils import (
     TrainingState,
     check_output_dir,
     list_checkpoints,
+    log_image,
     parse_args_with_config,
     resolve_resume_checkpoint,
+    save_checkpoint,
 )
 
 logger = get_logger(__name__)
@@ -77,6 +83,20 @@ def prepare_run(parser, argv=None):
     return args
 
 
+def make_accelerator(args) -> Accelerator:
+    """The run's Accelerator (mixed precision, trackers, logging folder), with logging set up and the seed set, so
+    that every process starts from the same weights."""
+    accelerator = Accelerator(
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")),
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    logging.getLogger("accelerate").setLevel(logging.WARNING)
+    set_seed(args.seed)
+    return accelerator
+
+
 def load_training_data(args, accelerator, require_labels):
     """The dataset in memory, and the batcher that hands this process its slice of each global batch."""
     with accelerator.main_process_first():  # the first process fills the datasets cache
@@ -111,6 +131,42 @@ def start_or_resume(args, accelerator, learning_rates, extra_objects=()):
         tracker_config = {k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS and isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers("hf_gan", config=tracker_config)
     return state
+
+
+def progress_bar(args, accelerator, state):
+    """The steps still to run, shown on the main process; also starts the training-time clock."""
+    state.start_clock()
+    return tqdm(range(state.step, args.max_train_steps), initial=state.step, total=args.max_train_steps,
+                disable=not accelerator.is_local_main_process, desc="steps")
+
+
+def save_sample_grid(args, accelerator, grid, step):
+    """Saves a sample grid under --output_dir/samples and sends it to the trackers."""
+    os.makedirs(os.path.join(args.output_dir, "samples"), exist_ok=True)
+    grid.save(os.path.join(args.output_dir, "samples", f"step_{step:06d}.png"))
+    log_image(accelerator, "samples", grid, step)
+    return grid
+
+
+def after_step(args, accelerator, state, progress, compute_stats, sample_grid, make_pipeline):
+    """What follows each optimisation step: report and check the losses (on logging steps and before anything is
+    saved), draw a sample grid, checkpoint, and save the pipeline. Returns the stats when it computed them."""
+    step = state.step
+    saving = step % args.checkpointing_steps == 0 or (args.save_every and step % args.save_every == 0)
+    stats = None
+    if saving or step % args.logging_steps == 0 or step == args.max_train_steps:
+        state.tick()
+        stats = compute_stats()  # a device sync: only on these steps
+        check_finite(stats, step, args)
+        progress.set_postfix({k: f"{v:.4g}" for k, v in stats.items()})
+        accelerator.log(stats, step=step)
+    if args.sample_every and step % args.sample_every == 0 and accelerator.is_main_process:
+        sample_grid(step)
+    if step % args.checkpointing_steps == 0:
+        save_checkpoint(accelerator, args.output_dir, step, args.checkpoints_total_limit)
+    if args.save_every and step % args.save_every == 0 and step != args.max_train_steps and accelerator.is_main_process:
+        make_pipeline().save_pretrained(args.output_dir)
+    return stats
 
 
 class TrainingDiverged(RuntimeError):

@@ -7,22 +7,28 @@ the codes of the training images: sampling decodes draws from it (see hf_gan/mod
 """
 
 import argparse
-import logging
+import copy
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration, set_seed
-from tqdm.auto import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import add_common_arguments, check_finite, finish_run, load_training_data, prepare_run, start_or_resume  # noqa: E402
+from common import (  # noqa: E402
+    add_common_arguments,
+    after_step,
+    finish_run,
+    load_training_data,
+    make_accelerator,
+    prepare_run,
+    progress_bar,
+    save_sample_grid,
+    start_or_resume,
+)
 
 from hf_gan import AutoencoderPipeline, ConvAutoencoder  # noqa: E402
-from hf_gan.training_utils import image_grid, log_image, save_checkpoint  # noqa: E402
+from hf_gan.training_utils import image_grid  # noqa: E402
 
 
 def parse_args():
@@ -36,14 +42,7 @@ def parse_args():
 
 def main(argv=None):
     args = prepare_run(parse_args(), argv)
-    accelerator = Accelerator(
-        mixed_precision=args.mixed_precision,
-        log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")),
-    )
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
-    logging.getLogger("accelerate").setLevel(logging.WARNING)
-    set_seed(args.seed)
+    accelerator = make_accelerator(args)
 
     data, batcher = load_training_data(args, accelerator, require_labels=False)
     _, channels, resolution, _ = data.images.shape
@@ -54,22 +53,30 @@ def main(argv=None):
     to_model_range = lambda uint8: uint8.to(accelerator.device).float().div_(127.5).sub_(1)  # noqa: E731
     grid_images = to_model_range(data.images[:32])
 
-    def sample_grid(step):
-        """Top half: reconstructions of fixed training images; bottom half: new samples from the prior."""
-        autoencoder = accelerator.unwrap_model(model).eval()
+    def sample_grid(step, autoencoder=None):
+        """Top half: reconstructions of fixed training images; bottom half: new samples from the latent prior of
+        `autoencoder` (by default the model in training, whose prior is N(0, I) until it is fitted at the end)."""
+        autoencoder = autoencoder or accelerator.unwrap_model(model)
+        was_training = autoencoder.training
+        autoencoder.eval()
         with torch.no_grad():
             noise = torch.randn(32, args.latent_dim, generator=torch.Generator().manual_seed(args.seed + 1))
             samples = autoencoder.decode(autoencoder.noise_to_codes(noise.to(accelerator.device)))
             grid = image_grid(torch.cat([autoencoder(grid_images), samples]), rows=8)
-        autoencoder.train()
-        os.makedirs(os.path.join(args.output_dir, "samples"), exist_ok=True)
-        grid.save(os.path.join(args.output_dir, "samples", f"step_{step:06d}.png"))
-        log_image(accelerator, "samples", grid, step)
-        return grid
+        autoencoder.train(was_training)
+        return save_sample_grid(args, accelerator, grid, step)
 
-    progress = tqdm(range(state.step, args.max_train_steps), initial=state.step, total=args.max_train_steps,
-                    disable=not accelerator.is_local_main_process, desc="steps")
-    stats, clock = {}, time.perf_counter()
+    def make_pipeline():
+        """The pipeline of a copy of the model, with its sampling prior fitted to the codes of (up to 20k)
+        training images."""
+        autoencoder = copy.deepcopy(accelerator.unwrap_model(model)).eval()
+        with torch.no_grad():
+            codes = torch.cat([autoencoder.encode(to_model_range(data.images[i : i + 1000])) for i in range(0, min(len(data), 20_000), 1000)])
+        autoencoder.fit_latent_prior(codes)
+        return AutoencoderPipeline(autoencoder)
+
+    progress = progress_bar(args, accelerator, state)
+    stats = {}
     for _ in progress:
         images = to_model_range(data.images[batcher.indices(state.batches_seen)])
         state.batches_seen += 1
@@ -79,28 +86,13 @@ def main(argv=None):
         accelerator.backward(loss)
         optimizer.step()
         state.step += 1
-        step = state.step
-
-        saving = step % args.checkpointing_steps == 0 or (args.save_every and step % args.save_every == 0)
-        if saving or step % args.logging_steps == 0 or step == args.max_train_steps:
-            state.train_seconds += time.perf_counter() - clock
-            clock = time.perf_counter()
-            stats = {"loss_reconstruction": loss.item()}
-            check_finite(stats, step, args)
-            progress.set_postfix({k: f"{v:.4f}" for k, v in stats.items()})
-            accelerator.log(stats, step=step)
-        if args.sample_every and step % args.sample_every == 0 and accelerator.is_main_process:
-            sample_grid(step)
-        if step % args.checkpointing_steps == 0:
-            save_checkpoint(accelerator, args.output_dir, step, args.checkpoints_total_limit)
+        stats = after_step(args, accelerator, state, progress, lambda: {"loss_reconstruction": loss.item()},
+                           sample_grid, make_pipeline) or stats
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        autoencoder = accelerator.unwrap_model(model).eval()
-        with torch.no_grad():  # the sampling prior: a Gaussian fitted to the codes of (up to 20k) training images
-            codes = torch.cat([autoencoder.encode(to_model_range(data.images[i : i + 1000])) for i in range(0, min(len(data), 20_000), 1000)])
-        autoencoder.fit_latent_prior(codes)
-        finish_run(args, AutoencoderPipeline(autoencoder), sample_grid(state.step), kind="autoencoder",
+        pipeline = make_pipeline()
+        finish_run(args, pipeline, sample_grid(state.step, pipeline.autoencoder), kind="autoencoder",
                    final_stats={**stats, "train_minutes": state.train_seconds / 60})
     accelerator.end_training()
 

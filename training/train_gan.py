@@ -10,24 +10,29 @@ sampled and saved. The whole dataset sits in memory as uint8 and batches are gat
 
 import argparse
 import copy
-import logging
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
-from tqdm.auto import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import add_common_arguments, check_finite, finish_run, load_training_data, prepare_run, start_or_resume  # noqa: E402
+from common import (  # noqa: E402
+    add_common_arguments,
+    after_step,
+    finish_run,
+    load_training_data,
+    make_accelerator,
+    prepare_run,
+    progress_bar,
+    save_sample_grid,
+    start_or_resume,
+)
 
 from hf_gan import ConditionalGANPipeline, DCGANDiscriminator, DCGANGenerator, GANPipeline  # noqa: E402
 from hf_gan.losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty  # noqa: E402
-from hf_gan.training_utils import image_grid, log_image, save_checkpoint, update_ema  # noqa: E402
+from hf_gan.training_utils import image_grid, update_ema  # noqa: E402
 
 logger = get_logger(__name__)
 
@@ -64,14 +69,7 @@ def parse_args():
 
 def main(argv=None):
     args = prepare_run(parse_args(), argv)
-    accelerator = Accelerator(
-        mixed_precision=args.mixed_precision,
-        log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")),
-    )
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
-    logging.getLogger("accelerate").setLevel(logging.WARNING)
-    set_seed(args.seed)  # the same initial weights in every process
+    accelerator = make_accelerator(args)
     conditional = args.model == "cgan"
     if args.class_loss_weight > 0 and not conditional:
         raise ValueError("--class_loss_weight needs a class-conditional model (--model cgan).")
@@ -146,11 +144,7 @@ def main(argv=None):
         ema_generator.eval()
         with torch.no_grad():
             images = ema_generator(grid_noise.to(accelerator.device), None if grid_labels is None else grid_labels.to(accelerator.device))
-        grid = image_grid(images, rows)
-        os.makedirs(os.path.join(args.output_dir, "samples"), exist_ok=True)
-        grid.save(os.path.join(args.output_dir, "samples", f"step_{step:06d}.png"))
-        log_image(accelerator, "samples", grid, step)
-        return grid
+        return save_sample_grid(args, accelerator, image_grid(images, rows), step)
 
     def make_pipeline():
         g = ema_generator if not args.no_ema else accelerator.unwrap_model(generator)
@@ -163,9 +157,8 @@ def main(argv=None):
     # -- training loop ----------------------------------------------------------------------------------------------
     logger.info(f"{len(data)} images {channels}x{resolution}x{resolution}, batch {args.train_batch_size} on "
                 f"{accelerator.num_processes} process(es), {args.max_train_steps} steps, starting at {state.step}")
-    progress = tqdm(range(state.step, args.max_train_steps), initial=state.step, total=args.max_train_steps,
-                    disable=not accelerator.is_local_main_process, desc="steps")
-    stats, clock = {}, time.perf_counter()
+    progress = progress_bar(args, accelerator, state)
+    stats = {}
     for _ in progress:
         # k discriminator steps: ascend log D(x) + log(1 - D(G(z))) (or the hinge loss), each on a fresh batch.
         for _ in range(args.d_steps):
@@ -199,27 +192,13 @@ def main(argv=None):
         discriminator_module.requires_grad_(True)
         update_ema(ema_generator, accelerator.unwrap_model(generator), 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step)))
         state.step += 1
-        step = state.step
 
-        saving = step % args.checkpointing_steps == 0 or (args.save_every and step % args.save_every == 0)
-        if saving or step % args.logging_steps == 0 or step == args.max_train_steps:
-            # D(x) and D(G(z)) both tend to 1/2 at the equilibrium of the minimax game.
-            state.train_seconds += time.perf_counter() - clock
-            clock = time.perf_counter()
-            stats = {
-                "loss_d": loss_d.item(), "loss_g": loss_g.item(),
-                "d_real": torch.sigmoid(real_logits.detach().float()).mean().item(),
-                "d_fake": torch.sigmoid(fake_logits.detach().float()).mean().item(),
-            }
-            check_finite(stats, step, args)
-            progress.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
-            accelerator.log(stats, step=step)
-        if args.sample_every and step % args.sample_every == 0 and accelerator.is_main_process:
-            sample_grid(step)
-        if step % args.checkpointing_steps == 0:
-            save_checkpoint(accelerator, args.output_dir, step, args.checkpoints_total_limit)
-        if args.save_every and step % args.save_every == 0 and step != args.max_train_steps and accelerator.is_main_process:
-            make_pipeline().save_pretrained(args.output_dir)
+        # D(x) and D(G(z)) both tend to 1/2 at the equilibrium of the minimax game.
+        stats = after_step(args, accelerator, state, progress, lambda: {
+            "loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(real_logits.detach().float()).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean().item(),
+        }, sample_grid, make_pipeline) or stats
 
     # -- save the pipeline, a sample grid and the model card; push if asked ------------------------------------------
     accelerator.wait_for_everyone()
