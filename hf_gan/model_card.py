@@ -80,7 +80,7 @@ def eval_results(metrics: dict, dataset_id: str, dataset_name: str) -> list[Eval
 
 
 def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_stats, dataset_id=None,
-                     license="apache-2.0", training_command=None) -> ModelCard:
+                     hardware=None, license="apache-2.0", training_command=None) -> ModelCard:
     """Writes README.md into `output_dir`: metadata, sample grid, usage, training setup, limitations, citations."""
     info = KINDS[kind]
     dataset_id = dataset_id or (dataset if dataset and dataset.count("/") == 1 and not os.path.exists(dataset) else None)
@@ -90,7 +90,8 @@ def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_
     )
     minutes = final_stats.get("train_minutes")
     summary = ", ".join(f"{k} = {v:.3f}" for k, v in final_stats.items() if k != "train_minutes")
-    training_summary = (f"Training cost: {minutes:.1f} minutes of training steps. " if minutes is not None else "") + (
+    on = f" on {hardware}" if hardware else ""
+    training_summary = (f"Training cost: {minutes:.1f} minutes of training steps{on}. " if minutes is not None else "") + (
         f"Last logged values: {summary}." if summary else ""
     )
     card = ModelCard.from_template(

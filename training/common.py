@@ -41,6 +41,8 @@ def add_common_arguments(parser, default_output_dir):
     data.add_argument("--num_channels", type=int, choices=[1, 3], help="default: 1 for grayscale datasets, else 3")
     data.add_argument("--max_train_samples", type=int)
     data.add_argument("--cache_dir")
+    data.add_argument("--hub_dataset_id", help="the dataset's Hub id, for the model card's metadata (default: "
+                      "--dataset_name when it is one)")
     run = parser.add_argument_group("run")
     run.add_argument("--output_dir", default=default_output_dir)
     run.add_argument("--overwrite_output_dir", action="store_true")
@@ -185,7 +187,14 @@ def check_finite(stats, step, args):
         )
 
 
-def finish_run(args, pipeline, grid, kind, final_stats, extra_card_info=None):
+def hardware() -> str:
+    """What the training cost in the model card was measured on."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+    return f"a {os.cpu_count()}-core CPU, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
+
+
+def finish_run(args, pipeline, grid, kind, final_stats):
     """Saves the pipeline, its sample grid and model card to --output_dir, and pushes them if asked."""
     pipeline.save_pretrained(args.output_dir)
     grid.save(os.path.join(args.output_dir, "samples.png"))
@@ -196,7 +205,7 @@ def finish_run(args, pipeline, grid, kind, final_stats, extra_card_info=None):
         json.dump(final_stats, file, indent=2)
     write_model_card(
         args.output_dir, kind=kind, repo_id=args.hub_model_id or args.output_dir, dataset=args.dataset_name,
-        hyperparameters=hyperparameters, final_stats=final_stats, **(extra_card_info or {}),
+        hyperparameters=hyperparameters, final_stats=final_stats, dataset_id=args.hub_dataset_id, hardware=hardware(),
     )
     if args.push_to_hub:
         from huggingface_hub import create_repo, upload_folder
