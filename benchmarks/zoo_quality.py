@@ -24,12 +24,13 @@ BARS = {
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--zoo", default=os.path.join(ROOT, "model_zoo"))
-    parser.add_argument("--dataset", default=os.path.join(ROOT, "..", "shared", "data", "mnist"))
+    parser.add_argument("--zoo", default="model_zoo")
+    parser.add_argument("--dataset", default="../shared/data/mnist", help="relative to the repository root")
     parser.add_argument("--num_samples", type=int, default=10_000)
     parser.add_argument("--update-card", dest="update_card", action="store_true")
     parser.add_argument("--only", nargs="*", help="zoo folder names to measure (default: all)")
     args = parser.parse_args()
+    os.chdir(ROOT)  # paths (and the protocol written into the cards) relative to the repository root
     for name, bars in BARS.items():
         if args.only and name not in args.only:
             continue

@@ -72,7 +72,7 @@ def eval_results(metrics: dict, dataset_id: str, dataset_name: str) -> list[Eval
     return [
         EvalResult(
             task_type="unconditional-image-generation", dataset_type=dataset_id, dataset_name=dataset_name,
-            dataset_split="test", metric_type=name, metric_name=name, metric_value=value,
+            dataset_split="test", metric_type=name, metric_name=name, metric_value=float(f"{value:.5g}"),
         )
         for name, value in metrics.items()
         if isinstance(value, (int, float))

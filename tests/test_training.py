@@ -376,3 +376,15 @@ def test_tensorboard_gets_losses_and_sample_grids(idx_folder, tmp_path):
     assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(accumulator.Tags()["scalars"])
     assert "samples" in accumulator.Tags()["images"]
     assert sorted(os.listdir(os.path.join(out, "samples"))) == ["step_000001.png", "step_000002.png"]
+
+
+def test_fine_tune_from_a_hub_repository(idx_folder, tmp_path):
+    run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--push_to_hub", "--hub_model_id", "user/finetune-source", name="src")
+    source = ConditionalGANPipeline.from_pretrained("user/finetune-source")
+    out = run_gan(tmp_path, idx_folder, "--pretrained_model_name_or_path", "user/finetune-source", "--max_train_steps", "1",
+                  "--generator_lr", "0", "--discriminator_lr", "0", "--no_ema", name="tuned")
+    tuned = ConditionalGANPipeline.from_pretrained(out)
+    for name, parameter in source.generator.named_parameters():  # lr 0: the weights it started from
+        torch.testing.assert_close(dict(tuned.generator.named_parameters())[name], parameter, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="makes 1x8px images for 3 classes; the dataset has 1x16px"):
+        run_gan(tmp_path, idx_folder, "--pretrained_model_name_or_path", "user/finetune-source", "--resolution", "16", name="bad")
