@@ -167,3 +167,9 @@ def test_models_demand_labels_exactly_when_conditional():
         conditional(torch.randn(1, 8))
     with pytest.raises(ValueError, match="is unconditional: do not pass class_labels"):
         unconditional(torch.randn(1, 8), torch.tensor([0]))
+
+
+def test_class_logits_need_an_auxiliary_classifier():
+    discriminator = make_pipeline("cgan").discriminator
+    with pytest.raises(ValueError, match="needs a discriminator built with auxiliary_classifier=True"):
+        discriminator(torch.zeros(1, 3, 8, 8), torch.tensor([0]), return_class_logits=True)

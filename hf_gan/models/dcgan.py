@@ -90,6 +90,8 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
 
     def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False):
         """One real/fake logit per image; with `return_class_logits`, also the auxiliary classifier's class logits."""
+        if return_class_logits and not self.config.auxiliary_classifier:
+            raise ValueError("return_class_logits needs a discriminator built with auxiliary_classifier=True.")
         num_classes = self.config.num_classes
         _require_labels(class_labels, num_classes, type(self).__name__)
         if num_classes and self.config.conditioning == "concat":
