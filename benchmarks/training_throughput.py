@@ -35,7 +35,8 @@ def bare_loop(config, images, labels, steps):
     """The same networks and losses in a plain PyTorch loop; returns images/s."""
     torch.manual_seed(0)
     num_classes = 10 if config["model"] == "cgan" else None
-    g = DCGANGenerator(latent_dim=config.get("latent_dim", 64), base_channels=config.get("generator_channels", 32), num_classes=num_classes)
+    g = DCGANGenerator(latent_dim=config.get("latent_dim", 64), base_channels=config.get("generator_channels", 32),
+                       num_classes=num_classes, class_conditional_norm=config.get("class_conditional_norm", False))
     d = DCGANDiscriminator(base_channels=config.get("discriminator_channels", 32), num_classes=num_classes,
                            conditioning=config.get("conditioning", "projection"),
                            auxiliary_classifier=config.get("class_loss_weight", 0) > 0)
@@ -51,21 +52,19 @@ def bare_loop(config, images, labels, steps):
         y = labels[idx] if num_classes else None
         with torch.no_grad():
             fake = g(torch.randn(batch, g.config.latent_dim), y)
-        if weight:
-            real_logits, class_logits = d(real, y, return_class_logits=True)
-        else:
-            real_logits = d(real, y)
+        real_logits, real_class_logits = d(real, y, return_class_logits=True) if weight else (d(real, y), None)
         loss_d = discriminator_loss(objective, real_logits, d(fake, y))
         if weight:
-            loss_d = loss_d + weight * F.cross_entropy(class_logits, y)
+            loss_d = loss_d + weight * F.cross_entropy(real_class_logits, y)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         d.requires_grad_(False)
-        out = d(g(torch.randn(batch, g.config.latent_dim), y), y, return_class_logits=True) if weight else (d(g(torch.randn(batch, g.config.latent_dim), y), y), None)
-        loss_g = generator_loss(objective, out[0])
+        fake = g(torch.randn(batch, g.config.latent_dim), y)
+        fake_logits, fake_class_logits = d(fake, y, return_class_logits=True) if weight else (d(fake, y), None)
+        loss_g = generator_loss(objective, fake_logits)
         if weight:
-            loss_g = loss_g + weight * F.cross_entropy(out[1], y)
+            loss_g = loss_g + weight * F.cross_entropy(fake_class_logits, y)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -81,8 +80,9 @@ def script_loop(config_path, dataset, steps, output_dir):
                     "--max_train_steps", str(steps), "--checkpointing_steps", str(10 * steps), "--sample_every", "0"])
     with open(os.path.join(output_dir, "train_results.json")) as file:
         seconds = json.load(file)["train_minutes"] * 60
-    config = yaml.safe_load(open(config_path))
-    return steps * config["train_batch_size"] / seconds
+    with open(config_path) as file:
+        batch_size = yaml.safe_load(file)["train_batch_size"]
+    return steps * batch_size / seconds
 
 
 def main():
@@ -93,7 +93,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output_dir", default="/tmp/hf_gan_throughput")
     args = parser.parse_args()
-    config = yaml.safe_load(open(args.config))
+    with open(args.config) as file:
+        config = yaml.safe_load(file)
     data = prepare_image_dataset(load_image_dataset(args.dataset_name))
     ours, bare = [], []
     for _ in range(args.rounds):

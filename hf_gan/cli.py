@@ -15,9 +15,8 @@ import sys
 import tempfile
 import time
 
-import torch
-
 from .data import load_image_dataset, prepare_image_dataset
+from .hub import push_folder
 from .metrics import evaluate_images, generate, inception_fid, load_mnist_classifier
 from .model_card import update_card_metrics
 from .pipelines import HfGanPipeline
@@ -48,28 +47,24 @@ def evaluate(args) -> dict:
     return metrics
 
 
-UPLOAD_IGNORE = ["checkpoint-*", "checkpoint-*/**", "logs/**", "samples/**", "*.tmp"]
-
-
 def publish(folders, org, token=None, private=False) -> list[str]:
-    """Uploads each pipeline folder to org/<folder name>; returns the repo ids."""
-    from huggingface_hub import create_repo, upload_folder
-
+    """Uploads each pipeline folder to org/<folder name>, its card's usage snippet pointing at that repository;
+    returns the repo ids."""
     repo_ids = []
     for folder in folders:
         if not os.path.isfile(os.path.join(folder, "model_index.json")):
             raise ValueError(f"{folder} is not a pipeline folder (no model_index.json).")
-        repo_id = create_repo(f"{org}/{os.path.basename(os.path.normpath(folder))}", private=private, token=token, exist_ok=True).repo_id
+        name = os.path.basename(os.path.normpath(folder))
         with tempfile.TemporaryDirectory() as staging:
-            shutil.copytree(folder, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoint-*", "logs", "samples"))
+            shutil.copytree(folder, staging, dirs_exist_ok=True)
             card = os.path.join(staging, "README.md")
             if os.path.isfile(card):  # the snippet should load the published repo, not the local folder
                 with open(card, encoding="utf-8") as file:
-                    text = re.sub(r'from_pretrained\("[^"]*"\)', f'from_pretrained("{repo_id}")', file.read())
+                    text = re.sub(r'from_pretrained\("[^"]*"\)', f'from_pretrained("{org}/{name}")', file.read())
                 with open(card, "w", encoding="utf-8") as file:
                     file.write(text)
-            upload_folder(repo_id=repo_id, folder_path=staging, token=token, ignore_patterns=UPLOAD_IGNORE,
-                          commit_message=f"Publish {os.path.basename(os.path.normpath(folder))} with hf_gan")
+            repo_id = push_folder(staging, f"{org}/{name}", token=token, private=private,
+                                  commit_message=f"Publish {name} with hf_gan")
         print(f"published {folder} -> {repo_id}")
         repo_ids.append(repo_id)
     return repo_ids

@@ -76,11 +76,14 @@ def call_args(kind: str, count: int) -> dict:
     return {"batch_size": count}
 
 
+PIPELINE_CLASSES = {"gan": GANPipeline, "cgan": ConditionalGANPipeline, "autoencoder": AutoencoderPipeline}
+
+
+def images_pt(pipe, kind: str, count: int = 3, seed: int = 0, **kwargs) -> torch.Tensor:
+    """`count` seeded images from `kind`'s pipeline, as a tensor."""
+    return pipe(**call_args(kind, count), generator=torch.manual_seed(seed), output_type="pt", **kwargs).images
+
+
 @pytest.fixture(params=["gan", "cgan", "autoencoder"])
 def kind(request):
     return request.param
-
-
-@pytest.fixture
-def hub_url():
-    return HUB_URL

@@ -7,16 +7,10 @@ import textwrap
 
 import pytest
 import torch
-from conftest import HUB_STATE, call_args, make_pipeline
+from conftest import HUB_STATE, PIPELINE_CLASSES, images_pt, make_pipeline
 from huggingface_hub import HfApi
 
-from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
-
-PIPELINE_CLASSES = {"gan": GANPipeline, "cgan": ConditionalGANPipeline, "autoencoder": AutoencoderPipeline}
-
-
-def images_pt(pipe, kind, seed=0):
-    return pipe(**call_args(kind, 3), generator=torch.manual_seed(seed), output_type="pt").images
+from hf_gan import ConditionalGANPipeline, GANPipeline
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:

@@ -4,16 +4,10 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from conftest import NUM_CLASSES, call_args, make_pipeline
+from conftest import NUM_CLASSES, PIPELINE_CLASSES, call_args, images_pt, make_pipeline
 from diffusers import ImagePipelineOutput
 
-from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
-
-PIPELINE_CLASSES = {"gan": GANPipeline, "cgan": ConditionalGANPipeline, "autoencoder": AutoencoderPipeline}
-
-
-def images_pt(pipe, kind, count=3, seed=0, **kwargs):
-    return pipe(**call_args(kind, count), generator=torch.manual_seed(seed), output_type="pt", **kwargs).images
+from hf_gan import ConditionalGANPipeline, GANPipeline
 
 
 def test_save_load_local_round_trip_gives_identical_images(kind, tmp_path):

@@ -12,6 +12,7 @@ from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from hf_gan.data import load_image_dataset, prepare_image_dataset
+from hf_gan.hub import push_folder
 from hf_gan.model_card import write_model_card
 from hf_gan.training_utils import (
     IndexBatcher,
@@ -208,11 +209,5 @@ def finish_run(args, pipeline, grid, kind, final_stats):
         hyperparameters=hyperparameters, final_stats=final_stats, dataset_id=args.hub_dataset_id, hardware=hardware(),
     )
     if args.push_to_hub:
-        from huggingface_hub import create_repo, upload_folder
-
-        repo_id = create_repo(args.hub_model_id, private=args.hub_private_repo, token=args.hub_token, exist_ok=True).repo_id
-        upload_folder(
-            repo_id=repo_id, folder_path=args.output_dir, token=args.hub_token, commit_message="Upload hf_gan pipeline",
-            ignore_patterns=["checkpoint-*", "checkpoint-*/**", "logs/**", "samples/**"],
-        )
+        repo_id = push_folder(args.output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
         logger.info(f"Pushed to {repo_id}", main_process_only=True)

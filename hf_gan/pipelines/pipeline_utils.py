@@ -16,7 +16,7 @@ OUTPUT_TYPES = ("pil", "np", "pt")
 # The only component classes an hf_gan model_index.json may name.
 MODEL_CLASSES = frozenset(name for name in models.__all__ if name != "SafetensorsModelMixin")
 # `from_pretrained` keyword arguments that say where to read model_index.json from.
-_DOWNLOAD_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "force_download", "proxies")
+_DOWNLOAD_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "force_download")
 
 
 def _read_model_index(pretrained_model_name_or_path, kwargs) -> dict:
