@@ -109,3 +109,10 @@ def test_uploads_went_over_http_with_plain_lfs():
     make_pipeline("gan").push_to_hub("user/lfs-check")
     assert any(r.endswith(".git/info/lfs/objects/batch") for r in HUB_STATE.requests)
     assert any(r.startswith("POST /api/models/user/lfs-check/commit/") for r in HUB_STATE.requests)
+
+
+def test_download_options_diffusers_accepts_pass_the_model_index_check():
+    # from_pretrained reads model_index.json itself before diffusers does; options diffusers takes must not break it
+    make_pipeline("gan").push_to_hub("user/options")
+    pipe = GANPipeline.from_pretrained("user/options", proxies={}, force_download=True, revision="main")
+    assert pipe.generator is not None
