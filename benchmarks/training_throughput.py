@@ -39,7 +39,8 @@ def bare_loop(config, images, labels, steps):
                        num_classes=num_classes, class_conditional_norm=config.get("class_conditional_norm", False))
     d = DCGANDiscriminator(base_channels=config.get("discriminator_channels", 32), num_classes=num_classes,
                            conditioning=config.get("conditioning", "projection"),
-                           auxiliary_classifier=config.get("class_loss_weight", 0) > 0)
+                           auxiliary_classifier=config.get("class_loss_weight", 0) > 0,
+                           extra_layers=config.get("discriminator_extra_layers", 0))
     ema = copy.deepcopy(g).requires_grad_(False)
     betas = (config["adam_beta1"], config["adam_beta2"])
     opt_g = torch.optim.Adam(g.parameters(), lr=config["generator_lr"], betas=betas)

@@ -142,9 +142,10 @@ def test_autoencoder_prior_matches_fitted_codes():
 def test_models_support_mnist_and_power_of_two_sizes(sample_size, channels):
     from hf_gan import DCGANDiscriminator, DCGANGenerator
 
-    for conditioning in ("projection", "concat"):
+    for conditioning, extra_layers in (("projection", 0), ("concat", 0), ("projection", 2)):
         generator = DCGANGenerator(latent_dim=8, sample_size=sample_size, out_channels=channels, base_channels=4, num_classes=10)
-        discriminator = DCGANDiscriminator(sample_size=sample_size, in_channels=channels, base_channels=4, num_classes=10, conditioning=conditioning)
+        discriminator = DCGANDiscriminator(sample_size=sample_size, in_channels=channels, base_channels=4, num_classes=10,
+                                           conditioning=conditioning, extra_layers=extra_layers)
         labels = torch.tensor([0, 9])
         images = generator(torch.randn(2, 8), labels)
         assert images.shape == (2, channels, sample_size, sample_size)
@@ -156,3 +157,20 @@ def test_unsupported_image_size_is_a_clear_error():
 
     with pytest.raises(ValueError, match="sample_size=30 is not supported"):
         DCGANGenerator(sample_size=30)
+
+
+def test_discriminator_extra_layers_widen_what_each_feature_sees():
+    """At 28 px the strided convolutions give each 7x7 feature a 10x10-pixel view; two extra 3x3 layers widen the
+    centre feature's view to 26x26, so the discriminator can judge a digit's overall shape."""
+    from hf_gan.models.blocks import ConvEncoder
+
+    def view_of_centre_feature(extra_layers):
+        feature_map = ConvEncoder(1, 28, 4, "spectral", extra_layers).eval().layers[:-1]  # without the Flatten
+        images = torch.rand(1, 1, 28, 28, generator=torch.manual_seed(0), requires_grad=True)
+        feature_map(images)[0, :, 3, 3].sum().backward()
+        seen = images.grad[0, 0] != 0
+        rows, cols = seen.any(1).nonzero(), seen.any(0).nonzero()
+        return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+    assert view_of_centre_feature(0) == (10, 10)
+    assert view_of_centre_feature(2) == (26, 26)

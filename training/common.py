@@ -192,7 +192,8 @@ def hardware() -> str:
     """What the training cost in the model card was measured on."""
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
-    return f"a {os.cpu_count()}-core CPU, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
+    threads = torch.get_num_threads()
+    return f"a {os.cpu_count()}-core CPU, {threads} torch thread{'s' if threads > 1 else ''} (torch {torch.__version__})"
 
 
 def finish_run(args, pipeline, grid, kind, final_stats):

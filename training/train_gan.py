@@ -50,6 +50,8 @@ def parse_args():
                        help="how D sees the label: projection (default) or the one-hot channels of Mirza & Osindero")
     model.add_argument("--class_conditional_norm", action="store_true",
                        help="cGAN: G's BatchNorms take their scale and shift from the label")
+    model.add_argument("--discriminator_extra_layers", type=int, default=0,
+                       help="3x3 convolutions added to D at its lowest resolution (deeper D, see ConvEncoder)")
     model.add_argument("--discriminator_norm", choices=["spectral", "batch", "none"], default="spectral")
     model.add_argument("--class_loss_weight", type=float, default=0.0,
                        help="AC-GAN: D also classifies real images and G is trained to make its fakes classified as "
@@ -100,7 +102,7 @@ def main(argv=None):
         discriminator = DCGANDiscriminator(
             sample_size=resolution, in_channels=channels, base_channels=args.discriminator_channels,
             num_classes=num_classes, conditioning=args.conditioning, norm=args.discriminator_norm,
-            auxiliary_classifier=args.class_loss_weight > 0,
+            auxiliary_classifier=args.class_loss_weight > 0, extra_layers=args.discriminator_extra_layers,
         )
     generator.train()
     discriminator.train()

@@ -37,9 +37,12 @@ def _check_norm(norm: str) -> None:
 
 
 class ConvEncoder(nn.Module):
-    """Image (N, C, S, S) -> flat features (N, out_features), by strided convolutions with LeakyReLU."""
+    """Image (N, C, S, S) -> flat features (N, out_features), by strided convolutions with LeakyReLU.
 
-    def __init__(self, in_channels: int, sample_size: int, base_channels: int, norm: str):
+    `extra_layers` 3x3 convolutions (twice as wide) at the lowest resolution widen what each feature sees: at 28 px,
+    from a 10x10-pixel patch to 26x26 for the centre one, so a linear head on top no longer just sums local evidence."""
+
+    def __init__(self, in_channels: int, sample_size: int, base_channels: int, norm: str, extra_layers: int = 0):
         super().__init__()
         _check_norm(norm)
         base, stages = stack_geometry(sample_size)
@@ -52,8 +55,12 @@ class ConvEncoder(nn.Module):
             if norm == "batch" and i > 0:
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
+        width = widths[-1]
+        for _ in range(extra_layers):
+            layers += [wrap(nn.Conv2d(width, 2 * widths[-1], 3, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
+            width = 2 * widths[-1]
         self.layers = nn.Sequential(*layers, nn.Flatten())
-        self.out_features = widths[-1] * base * base
+        self.out_features = width * base * base
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers(images)

@@ -7,6 +7,8 @@ discriminator either sees the one-hot label as extra input channels (`conditioni
 scores the label against its features with a projection (`conditioning="projection"`, Miyato & Koyama 2018), which
 trains faster and is the default. `auxiliary_classifier=True` adds a head that predicts the class from the same
 features (AC-GAN, Odena et al. 2017), which the training script can use as an extra, strong conditioning signal.
+`extra_layers` deepens the discriminator at its lowest resolution (see ConvEncoder): two such layers cut
+the unconditional MNIST GAN's FLD 2.5-fold at equal steps (README), and the MNIST presets use them.
 """
 
 import torch
@@ -73,12 +75,13 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
         conditioning: str = "projection",
         norm: str = "spectral",
         auxiliary_classifier: bool = False,
+        extra_layers: int = 0,
     ):
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning={conditioning!r} is not one of {CONDITIONINGS}.")
         concat_channels = num_classes if num_classes and conditioning == "concat" else 0
-        self.encoder = ConvEncoder(in_channels + concat_channels, sample_size, base_channels, norm)
+        self.encoder = ConvEncoder(in_channels + concat_channels, sample_size, base_channels, norm, extra_layers)
         wrap = spectral_norm if norm == "spectral" else (lambda layer: layer)
         self.head = wrap(nn.Linear(self.encoder.out_features, 1))
         if num_classes and conditioning == "projection":
