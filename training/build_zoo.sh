@@ -11,7 +11,9 @@ train() {  # train SCRIPT PRESET NAME [FLAGS...]
   "$PY" "training/$1" --config "training/configs/$2.yaml" --output_dir "model_zoo/$3" --checkpointing_steps 100000 --sample_every 0 "${@:4}"
   rm -rf "model_zoo/$3"/checkpoint-* "model_zoo/$3/logs" "model_zoo/$3/samples"
 }
-train train_gan.py mnist_cgan mnist-cgan --num_threads 1 &
+# The zoo's cGAN drops the preset's AC-GAN term: the term makes accuracy rise faster (time to quality) but digits
+# more prototypical than real ones (FLD 0.068 at 4,000 steps with it, 0.052 at 3,000 without; README).
+train train_gan.py mnist_cgan mnist-cgan --num_threads 1 --class_loss_weight 0 --max_train_steps 3000 &
 train train_gan.py mnist_gan mnist-gan --num_threads 1 &
 wait
 train train_autoencoder.py mnist_autoencoder mnist-autoencoder
