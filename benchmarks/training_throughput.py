@@ -46,6 +46,11 @@ def bare_loop(config, images, labels, steps):
     opt_g = torch.optim.Adam(g.parameters(), lr=config["generator_lr"], betas=betas)
     opt_d = torch.optim.Adam(d.parameters(), lr=config["discriminator_lr"], betas=betas)
     batch, weight, objective = config["train_batch_size"], config.get("class_loss_weight", 0), config["objective"]
+
+    def score(images, y):
+        """D's logits and, with the AC-GAN term on, its class logits (else None)."""
+        return d(images, y, return_class_logits=True) if weight else (d(images, y), None)
+
     start = time.perf_counter()
     for step in range(steps):
         idx = torch.randint(0, len(images), (batch,))
@@ -53,7 +58,7 @@ def bare_loop(config, images, labels, steps):
         y = labels[idx] if num_classes else None
         with torch.no_grad():
             fake = g(torch.randn(batch, g.config.latent_dim), y)
-        real_logits, real_class_logits = d(real, y, return_class_logits=True) if weight else (d(real, y), None)
+        real_logits, real_class_logits = score(real, y)
         loss_d = discriminator_loss(objective, real_logits, d(fake, y))
         if weight:
             loss_d = loss_d + weight * F.cross_entropy(real_class_logits, y)
@@ -62,7 +67,7 @@ def bare_loop(config, images, labels, steps):
         opt_d.step()
         d.requires_grad_(False)
         fake = g(torch.randn(batch, g.config.latent_dim), y)
-        fake_logits, fake_class_logits = d(fake, y, return_class_logits=True) if weight else (d(fake, y), None)
+        fake_logits, fake_class_logits = score(fake, y)
         loss_g = generator_loss(objective, fake_logits)
         if weight:
             loss_g = loss_g + weight * F.cross_entropy(fake_class_logits, y)

@@ -13,8 +13,8 @@ train() {  # train SCRIPT PRESET NAME [FLAGS...]
 }
 # The zoo's cGAN drops the preset's AC-GAN term: the term makes accuracy rise faster (time to quality) but digits
 # more prototypical than real ones (FLD 0.068 at 4,000 steps with it, 0.052 at 3,000 without; README).
-train train_gan.py mnist_cgan mnist-cgan --num_threads 1 --class_loss_weight 0 --max_train_steps 3000 &
-train train_gan.py mnist_gan mnist-gan --num_threads 1 &
-wait
+train train_gan.py mnist_cgan mnist-cgan --num_threads 1 --class_loss_weight 0 --max_train_steps 3000 & cgan=$!
+train train_gan.py mnist_gan mnist-gan --num_threads 1 & gan=$!
+wait "$cgan"; wait "$gan"  # a bare `wait` returns 0 even when a run failed
 train train_autoencoder.py mnist_autoencoder mnist-autoencoder
 "$PY" benchmarks/zoo_quality.py --update-card

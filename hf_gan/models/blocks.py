@@ -55,12 +55,11 @@ class ConvEncoder(nn.Module):
             if norm == "batch" and i > 0:
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
-        width = widths[-1]
-        for _ in range(extra_layers):
-            layers += [wrap(nn.Conv2d(width, 2 * widths[-1], 3, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
-            width = 2 * widths[-1]
+        extra_widths = [widths[-1]] + [2 * widths[-1]] * extra_layers
+        for c_in, c_out in zip(extra_widths, extra_widths[1:]):
+            layers += [wrap(nn.Conv2d(c_in, c_out, 3, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
         self.layers = nn.Sequential(*layers, nn.Flatten())
-        self.out_features = width * base * base
+        self.out_features = extra_widths[-1] * base * base
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers(images)
