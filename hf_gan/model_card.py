@@ -34,6 +34,18 @@ KINDS = {
         "call": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
         "grid": "",
     },
+    "infogan": {
+        "pipeline": "GANPipeline",
+        "tags": ["gan", "infogan", "image-generation", "hf_gan"],
+        "title": "GAN with a categorical code (InfoGAN)",
+        "description": "An unconditional GAN (Goodfellow et al. 2014) whose generator also takes a categorical code, "
+        "trained without labels to keep the code readable from its images (InfoGAN, Chen et al. 2016, "
+        "arXiv:1606.03657), so that it learns discrete modes. The pipeline draws the code with the rest of the "
+        "latents (the argmax of their last entries). DCGAN-style convolutional networks; the discriminator, with the "
+        "head that reads the code, is kept in the repository so training can resume or fine-tune from it.",
+        "call": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
+        "grid": " (one row per code value, for the first 10)",
+    },
     "autoencoder": {
         "pipeline": "AutoencoderPipeline",
         "tags": ["autoencoder", "image-generation", "hf_gan"],

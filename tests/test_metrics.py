@@ -16,7 +16,7 @@ from test_training import write_idx
 from hf_gan import ConditionalGANPipeline, DCGANGenerator
 from hf_gan.cli import main as cli_main
 from hf_gan.metrics import class_histogram, frechet_distance, inception_fid, load_mnist_classifier, precision_recall
-from hf_gan.metrics.evaluate import classify
+from hf_gan.metrics.evaluate import classify, generate
 from hf_gan.model_card import write_model_card
 
 MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
@@ -114,6 +114,15 @@ def test_evaluate_cli_prints_writes_json_and_updates_the_card(mnist_like, capsys
     # a second evaluation rewrites the section instead of appending another
     cli_main(["evaluate", pipe, "--dataset", data, "--num_samples", "40", "--update-card"])
     assert ModelCard.load(os.path.join(pipe, "README.md")).text.count("| fld |") == 1
+
+
+def test_conditional_samples_for_every_class_or_for_given_labels(mnist_like):
+    pipe = ConditionalGANPipeline.from_pretrained(mnist_like[1])
+    _, balanced = generate(pipe, 12, batch_size=5)
+    assert balanced.tolist() == [i % 10 for i in range(12)]
+    # evaluate asks for the reference images' labels, cycled if there are fewer of them than samples
+    images, labels = generate(pipe, 7, batch_size=3, class_labels=torch.tensor([4, 4, 1]))
+    assert labels.tolist() == [4, 4, 1, 4, 4, 1, 4] and images.shape == (7, 1, 28, 28)
 
 
 def test_card_metadata_is_valid_for_the_hub(mnist_like):

@@ -174,3 +174,31 @@ def test_discriminator_extra_layers_widen_what_each_feature_sees():
 
     assert view_of_centre_feature(0) == (10, 10)
     assert view_of_centre_feature(2) == (26, 26)
+
+
+def test_categorical_code_is_the_argmax_of_the_last_latents_and_uniform():
+    from hf_gan import DCGANDiscriminator, DCGANGenerator
+
+    torch.manual_seed(0)
+    generator = DCGANGenerator(latent_dim=8, sample_size=8, base_channels=4, categorical_code=3, class_conditional_norm=True).eval()
+    latents = torch.randn(1, 8).repeat(3, 1)
+    latents[:, 5:] = torch.eye(3)  # same Gaussian part, codes 0, 1, 2
+    images = generator(latents)
+    assert not torch.allclose(images[0], images[1]) and not torch.allclose(images[1], images[2])
+    rescaled = latents.clone()
+    rescaled[:, 5:] = latents[:, 5:] * 4 - 1  # other values, the same argmax: only the argmax counts
+    assert torch.equal(generator(rescaled), images)
+    _, codes = generator.split_code(torch.randn(30_000, 8, generator=torch.manual_seed(1)))
+    assert (torch.bincount(codes, minlength=3) / 30_000 - 1 / 3).abs().max() < 0.015
+    # an unconditional pipeline draws the code with the rest of the latents
+    assert GANPipeline(generator)(batch_size=2, output_type="pt").images.shape == (2, 1, 8, 8)
+
+    discriminator = DCGANDiscriminator(sample_size=8, base_channels=4, categorical_code=3)
+    logits, code_logits = discriminator(images, return_class_logits=True)
+    assert logits.shape == (3,) and code_logits.shape == (3, 3)
+    with pytest.raises(ValueError, match="class label .* or a categorical code, not both"):
+        DCGANGenerator(num_classes=10, categorical_code=10)
+    with pytest.raises(ValueError, match="below latent_dim"):
+        DCGANGenerator(latent_dim=8, categorical_code=8)
+    with pytest.raises(ValueError, match="not both"):
+        DCGANDiscriminator(num_classes=10, auxiliary_classifier=True, categorical_code=10)

@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -213,6 +214,20 @@ def test_resume_reproduces_the_uninterrupted_run(idx_folder, tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
 
 
+def test_learning_rates_decay_linearly_and_a_resumed_run_follows_the_same_schedule(idx_folder, tmp_path):
+    flags = ["--checkpointing_steps", "3", "--max_train_steps", "6", "--lr_decay_steps", "4", "--generator_lr", "4e-4"]
+    straight = run_gan(tmp_path, idx_folder, *flags, name="straight")
+    # the last of the 6 steps runs at 1/4 of the rate; step 3 still at the full one
+    for step, lr in ((3, 4e-4), (6, 1e-4)):
+        saved = torch.load(os.path.join(straight, f"checkpoint-{step}", "optimizer.bin"), weights_only=True)
+        assert saved["param_groups"][0]["lr"] == pytest.approx(lr)
+    shutil.copytree(os.path.join(straight, "checkpoint-3"), tmp_path / "resumed" / "checkpoint-3")  # as if stopped there
+    resumed = run_gan(tmp_path, idx_folder, *flags, "--resume_from_checkpoint", "latest", name="resumed")
+    a, b = weights(straight), weights(resumed)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
 def test_checkpoint_limit_and_a_killed_run_leaves_only_complete_checkpoints(idx_folder, tmp_path):
     out = str(tmp_path / "killed")
     command = [sys.executable, os.path.join(ROOT, "training", "train_gan.py"), "--dataset_name", idx_folder,
@@ -388,3 +403,24 @@ def test_fine_tune_from_a_hub_repository(idx_folder, tmp_path):
         torch.testing.assert_close(dict(tuned.generator.named_parameters())[name], parameter, rtol=0, atol=0)
     with pytest.raises(ValueError, match="makes 1x8px images for 3 classes; the dataset has 1x16px"):
         run_gan(tmp_path, idx_folder, "--pretrained_model_name_or_path", "user/finetune-source", "--resolution", "16", name="bad")
+
+
+def test_infogan_code_is_learned_to_be_recoverable_and_the_grid_has_one_row_per_code(idx_folder, tmp_path):
+    flags = ["--model", "gan", "--categorical_code", "3", "--class_conditional_norm", "--max_train_steps", "40",
+             "--generator_lr", "2e-3", "--discriminator_lr", "2e-3", "--no_ema"]
+    accuracies = {}
+    for weight in ("0", "1"):
+        out = run_gan(tmp_path, idx_folder, *flags, "--code_loss_weight", weight, "--sample_every", "40", name=f"w{weight}")
+        pipe = GANPipeline.from_pretrained(out)
+        assert pipe.generator.config.categorical_code == 3 and pipe.discriminator.config.categorical_code == 3
+        latents = torch.randn(300, 8, generator=torch.manual_seed(0))
+        with torch.no_grad():
+            _, code_logits = pipe.discriminator(pipe.generator(latents), return_class_logits=True)
+        accuracies[weight] = (code_logits.argmax(1) == pipe.generator.split_code(latents)[1]).float().mean().item()
+    assert PIL.Image.open(os.path.join(out, "samples.png")).height == 3 * (8 + 2)
+    card = open(os.path.join(out, "README.md")).read()
+    assert "infogan" in card and "GANPipeline.from_pretrained" in card
+    # D's head reads the code off G's images once both are trained for it, and not without that loss
+    assert accuracies["1"] > 0.7 and accuracies["0"] < 0.5, accuracies  # chance: 1/3
+    with pytest.raises(ValueError, match="--categorical_code is for an unconditional model"):
+        run_gan(tmp_path, idx_folder, "--model", "cgan", "--categorical_code", "3", name="bad")

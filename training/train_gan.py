@@ -5,7 +5,9 @@
 
 Goodfellow et al.'s algorithm: each step takes `--d_steps` stochastic-gradient steps on the discriminator D (ascending
 log D(x) + log(1 - D(G(z))), or the hinge variant), then one step on the generator G. An EMA copy of G is what gets
-sampled and saved. The whole dataset sits in memory as uint8 and batches are gathered by index (hf_gan.data).
+sampled and saved. With --categorical_code, the unconditional GAN is an InfoGAN: D also learns to read G's
+categorical code off its images and G to keep it readable. The whole dataset sits in memory as uint8 and batches are
+gathered by index (hf_gan.data).
 """
 
 import argparse
@@ -49,18 +51,25 @@ def parse_args():
     model.add_argument("--conditioning", choices=["projection", "concat"], default="projection",
                        help="how D sees the label: projection (default) or the one-hot channels of Mirza & Osindero")
     model.add_argument("--class_conditional_norm", action="store_true",
-                       help="cGAN: G's BatchNorms take their scale and shift from the label")
+                       help="G's BatchNorms take their scale and shift from the label (cGAN) or the categorical code")
     model.add_argument("--discriminator_extra_layers", type=int, default=0,
                        help="3x3 convolutions added to D at its lowest resolution (deeper D, see ConvEncoder)")
     model.add_argument("--discriminator_norm", choices=["spectral", "batch", "none"], default="spectral")
     model.add_argument("--class_loss_weight", type=float, default=0.0,
                        help="AC-GAN: D also classifies real images and G is trained to make its fakes classified as "
                        "the label asked for, with this weight (0: off)")
+    model.add_argument("--categorical_code", type=int, default=0,
+                       help="unconditional GAN: InfoGAN's categorical latent code with this many values, which D's "
+                       "auxiliary head learns to recover from G's images (0: off; MNIST: 10)")
+    model.add_argument("--code_loss_weight", type=float, default=1.0,
+                       help="InfoGAN: weight of the code-recovery (mutual information) loss, for G and D")
     train = parser.add_argument_group("objective and optimisation")
     train.add_argument("--objective", choices=OBJECTIVES, default="hinge")
     train.add_argument("--d_steps", type=int, default=1, help="discriminator steps per generator step (k)")
     train.add_argument("--generator_lr", type=float, default=2e-4)
     train.add_argument("--discriminator_lr", type=float, default=2e-4)
+    train.add_argument("--lr_decay_steps", type=int, default=0,
+                       help="the learning rates fall linearly to 0 over this many last steps (0: constant)")
     train.add_argument("--adam_beta1", type=float, default=0.0)
     train.add_argument("--adam_beta2", type=float, default=0.99)
     train.add_argument("--r1_gamma", type=float, default=0.0, help="weight of the R1 penalty on real data (0: off)")
@@ -75,6 +84,8 @@ def main(argv=None):
     conditional = args.model == "cgan"
     if args.class_loss_weight > 0 and not conditional:
         raise ValueError("--class_loss_weight needs a class-conditional model (--model cgan).")
+    if args.categorical_code and conditional:
+        raise ValueError("--categorical_code is for an unconditional model (--model gan): a cGAN has its labels.")
 
     # -- data -----------------------------------------------------------------------------------------------------
     data, batcher = load_training_data(args, accelerator, require_labels=conditional)
@@ -97,12 +108,14 @@ def main(argv=None):
         generator = DCGANGenerator(
             latent_dim=args.latent_dim, sample_size=resolution, out_channels=channels,
             base_channels=args.generator_channels, num_classes=num_classes,
-            class_conditional_norm=conditional and args.class_conditional_norm,
+            class_conditional_norm=(conditional or args.categorical_code > 0) and args.class_conditional_norm,
+            categorical_code=args.categorical_code,
         )
         discriminator = DCGANDiscriminator(
             sample_size=resolution, in_channels=channels, base_channels=args.discriminator_channels,
             num_classes=num_classes, conditioning=args.conditioning, norm=args.discriminator_norm,
             auxiliary_classifier=args.class_loss_weight > 0, extra_layers=args.discriminator_extra_layers,
+            categorical_code=args.categorical_code,
         )
     generator.train()
     discriminator.train()
@@ -117,13 +130,17 @@ def main(argv=None):
     # DDP never sees parameters that were used but not reduced (no find_unused_parameters needed).
     discriminator_module = accelerator.unwrap_model(discriminator)
     use_class_loss = discriminator_module.config.auxiliary_classifier
+    use_code_loss = discriminator_module.config.categorical_code > 0
+    split_code = accelerator.unwrap_model(generator).split_code
     learning_rates = {optimizer_g: args.generator_lr, optimizer_d: args.discriminator_lr}
     state = start_or_resume(args, accelerator, learning_rates, extra_objects=[ema_generator])
 
-    # Fixed noise for sample grids: one row per class for a conditional model.
-    rows = min(num_classes, 10) if conditional else 8
+    # Fixed noise for sample grids: one row per class for a conditional model, per code value for InfoGAN.
+    rows = min(num_classes if conditional else args.categorical_code or 8, 10)
     grid_noise = torch.randn(rows * 8, latent_dim, generator=torch.Generator().manual_seed(args.seed + 1))
     grid_labels = torch.arange(rows).repeat_interleave(8) if conditional else None
+    if use_code_loss:  # latents whose last entries have their maximum at the row's code
+        grid_noise[:, -args.categorical_code:] = F.one_hot(torch.arange(rows).repeat_interleave(8), args.categorical_code)
 
     def draw_noise():
         """This process's slice of one global batch of noise, so the run does not depend on the process count."""
@@ -139,8 +156,8 @@ def main(argv=None):
         return images, data.labels[indices].to(accelerator.device) if conditional else None
 
     def score(d, images, labels):
-        """D's real/fake logits and, when the AC-GAN loss is on, its class logits (else None)."""
-        return d(images, labels, return_class_logits=True) if use_class_loss else (d(images, labels), None)
+        """D's real/fake logits and, when the AC-GAN or InfoGAN loss is on, its class or code logits (else None)."""
+        return d(images, labels, return_class_logits=True) if use_class_loss or use_code_loss else (d(images, labels), None)
 
     def sample_grid(step):
         ema_generator.eval()
@@ -162,19 +179,27 @@ def main(argv=None):
     progress = progress_bar(args, accelerator, state)
     stats = {}
     for _ in progress:
+        if args.lr_decay_steps:  # a function of the step alone, so a resumed run follows the same schedule
+            decay = min(1.0, (args.max_train_steps - state.step) / args.lr_decay_steps)
+            for optimizer, lr in learning_rates.items():
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * decay
         # k discriminator steps: ascend log D(x) + log(1 - D(G(z))) (or the hinge loss), each on a fresh batch.
         for _ in range(args.d_steps):
             real, labels = draw_batch()
             with accelerator.autocast():
+                noise = draw_noise()
                 with torch.no_grad():
-                    fake = generator(draw_noise(), labels)
+                    fake = generator(noise, labels)
                 if args.r1_gamma > 0:
                     real.requires_grad_(True)
                 real_logits, real_class_logits = score(discriminator, real, labels)
-                fake_logits = discriminator(fake, labels)
+                fake_logits, fake_code_logits = score(discriminator, fake, labels)
                 loss_d = discriminator_loss(args.objective, real_logits.float(), fake_logits.float())
                 if use_class_loss:
                     loss_d = loss_d + args.class_loss_weight * F.cross_entropy(real_class_logits.float(), labels)
+                if use_code_loss:  # Q learns to read the code off G's images
+                    loss_d = loss_d + args.code_loss_weight * F.cross_entropy(fake_code_logits.float(), split_code(noise)[1])
                 if args.r1_gamma > 0:
                     loss_d = loss_d + args.r1_gamma / 2 * r1_penalty(real_logits.float(), real)
             optimizer_d.zero_grad(set_to_none=True)
@@ -184,10 +209,13 @@ def main(argv=None):
         # One generator step: descend log(1 - D(G(z))) (minimax) or its non-saturating / hinge counterpart.
         discriminator_module.requires_grad_(False)
         with accelerator.autocast():
-            fake_logits_g, fake_class_logits = score(discriminator_module, generator(draw_noise(), labels), labels)
+            noise = draw_noise()
+            fake_logits_g, fake_class_logits = score(discriminator_module, generator(noise, labels), labels)
             loss_g = generator_loss(args.objective, fake_logits_g.float())
             if use_class_loss:
                 loss_g = loss_g + args.class_loss_weight * F.cross_entropy(fake_class_logits.float(), labels)
+            if use_code_loss:  # ... and G to write it legibly
+                loss_g = loss_g + args.code_loss_weight * F.cross_entropy(fake_class_logits.float(), split_code(noise)[1])
         optimizer_g.zero_grad(set_to_none=True)
         accelerator.backward(loss_g)
         optimizer_g.step()
@@ -205,7 +233,7 @@ def main(argv=None):
     # -- save the pipeline, a sample grid and the model card; push if asked ------------------------------------------
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        finish_run(args, make_pipeline(), sample_grid(state.step), kind=args.model, final_stats={**stats, "train_minutes": state.train_seconds / 60})
+        finish_run(args, make_pipeline(), sample_grid(state.step), kind="infogan" if use_code_loss else args.model, final_stats={**stats, "train_minutes": state.train_seconds / 60})
     accelerator.end_training()
 
 

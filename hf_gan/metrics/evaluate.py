@@ -23,10 +23,16 @@ def classify(images: torch.Tensor, classifier, batch_size: int = 1000) -> tuple[
 
 
 @torch.no_grad()
-def generate(pipe, num_samples: int, batch_size: int = 500, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """`num_samples` images in [0, 1] on the CPU and, for a conditional pipeline, the labels asked for (balanced)."""
+def generate(pipe, num_samples: int, batch_size: int = 500, seed: int = 0,
+             class_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`num_samples` images in [0, 1] on the CPU and, for a conditional pipeline, the labels asked for: `class_labels`
+    (cycled to `num_samples`) or, without them, every class equally often."""
     conditional = hasattr(pipe, "get_label_ids")
-    labels = torch.arange(num_samples) % len(pipe.id2label) if conditional else None
+    labels = None
+    if conditional and class_labels is None:
+        labels = torch.arange(num_samples) % len(pipe.id2label)
+    elif conditional:
+        labels = class_labels.long()[torch.arange(num_samples) % len(class_labels)]
     generator = torch.Generator().manual_seed(seed)
     images = []
     for i in range(0, num_samples, batch_size):

@@ -2,13 +2,14 @@
 
 Conditioning follows Mirza & Osindero (2014): the generator sees the one-hot label concatenated to its noise (and,
 with `class_conditional_norm`, takes the scale and shift of every BatchNorm from the label, which conditions more
-strongly). The
-discriminator either sees the one-hot label as extra input channels (`conditioning="concat"`, the paper's recipe) or
-scores the label against its features with a projection (`conditioning="projection"`, Miyato & Koyama 2018), which
-trains faster and is the default. `auxiliary_classifier=True` adds a head that predicts the class from the same
-features (AC-GAN, Odena et al. 2017), which the training script can use as an extra, strong conditioning signal.
-`extra_layers` deepens the discriminator at its lowest resolution (see ConvEncoder): two such layers cut
-the unconditional MNIST GAN's FLD 2.5-fold at equal steps (README), and the MNIST presets use them.
+strongly). The discriminator either sees the one-hot label as extra input channels (`conditioning="concat"`, the
+paper's recipe) or scores the label against its features with a projection (`conditioning="projection"`, Miyato &
+Koyama 2018), which trains faster and is the default. `auxiliary_classifier=True` adds a head that predicts the class
+from the same features (AC-GAN, Odena et al. 2017), which the training script can use as an extra, strong
+conditioning signal. For an unconditional GAN, `categorical_code` adds InfoGAN's categorical latent code (Chen et
+al. 2016) to G, and to D the head that reads it back. `extra_layers` deepens the discriminator at its lowest
+resolution (see ConvEncoder): two such layers cut the unconditional MNIST GAN's FLD 2.5-fold at equal steps
+(README), and the MNIST presets use them.
 """
 
 import torch
@@ -36,7 +37,12 @@ def _require_labels(class_labels, num_classes, model_name):
 
 
 class DCGANGenerator(SafetensorsModelMixin, ConfigMixin):
-    """Maps latents z ~ N(0, I) of size `latent_dim` (and a class label if `num_classes`) to images in [-1, 1]."""
+    """Maps latents z ~ N(0, I) of size `latent_dim` (and a class label if `num_classes`) to images in [-1, 1].
+
+    With `categorical_code=K` (InfoGAN, Chen et al. 2016), the last K latent entries pick a categorical code c, their
+    argmax (uniform over K values, since they are i.i.d. normal), which G sees one-hot instead of those entries. An
+    unconditional GAN trained to make c recoverable from its images (train_gan.py --categorical_code) learns discrete
+    modes, such as MNIST's digits, without labels."""
 
     @register_to_config
     def __init__(
@@ -47,23 +53,39 @@ class DCGANGenerator(SafetensorsModelMixin, ConfigMixin):
         base_channels: int = 32,
         num_classes: int | None = None,
         class_conditional_norm: bool = False,
+        categorical_code: int = 0,
     ):
         super().__init__()
-        if class_conditional_norm and not num_classes:
-            raise ValueError("class_conditional_norm needs num_classes.")
+        if num_classes and categorical_code:
+            raise ValueError("A generator takes a class label (num_classes) or a categorical code, not both.")
+        if not 0 <= categorical_code < latent_dim:
+            raise ValueError(f"categorical_code={categorical_code} must be at least 0 and below latent_dim={latent_dim}.")
+        if class_conditional_norm and not (num_classes or categorical_code):
+            raise ValueError("class_conditional_norm needs num_classes or categorical_code.")
         self.decoder = ConvDecoder(latent_dim + (num_classes or 0), out_channels, sample_size, base_channels,
-                                   num_classes if class_conditional_norm else None)
+                                   (num_classes or categorical_code) if class_conditional_norm else None)
+
+    def split_code(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the Gaussian part of `latents`, the categorical code they pick) for a generator with `categorical_code`."""
+        size = self.config.categorical_code
+        return latents[:, :-size], latents[:, -size:].argmax(1)
 
     def forward(self, latents: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
-        num_classes = self.config.num_classes
+        num_classes, code_size = self.config.num_classes, self.config.categorical_code
         _require_labels(class_labels, num_classes, type(self).__name__)
+        if code_size:  # the code plays the label's part
+            latents, class_labels = self.split_code(latents)
+            num_classes = code_size
         if num_classes:
             latents = torch.cat([latents, _one_hot(class_labels, num_classes, latents.dtype)], dim=1)
         return self.decoder(latents, class_labels if self.config.class_conditional_norm else None)
 
 
 class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
-    """Scores images (and their class labels if `num_classes`): returns one logit per image, D(x) = sigmoid(logit)."""
+    """Scores images (and their class labels if `num_classes`): returns one logit per image, D(x) = sigmoid(logit).
+
+    An auxiliary head on D's features predicts the class (`auxiliary_classifier`, AC-GAN) or a generator's
+    categorical code (`categorical_code=K`, InfoGAN's Q network, which shares D's layers as in the paper)."""
 
     @register_to_config
     def __init__(
@@ -76,6 +98,7 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
         norm: str = "spectral",
         auxiliary_classifier: bool = False,
         extra_layers: int = 0,
+        categorical_code: int = 0,
     ):
         super().__init__()
         if conditioning not in CONDITIONINGS:
@@ -86,15 +109,17 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
         self.head = wrap(nn.Linear(self.encoder.out_features, 1))
         if num_classes and conditioning == "projection":
             self.class_embedding = wrap(nn.Embedding(num_classes, self.encoder.out_features))
-        if auxiliary_classifier:
-            if not num_classes:
-                raise ValueError("auxiliary_classifier needs num_classes.")
-            self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes))
+        if auxiliary_classifier and not num_classes:
+            raise ValueError("auxiliary_classifier needs num_classes.")
+        if auxiliary_classifier and categorical_code:
+            raise ValueError("The auxiliary head predicts the class (auxiliary_classifier) or a categorical code, not both.")
+        if auxiliary_classifier or categorical_code:
+            self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes if auxiliary_classifier else categorical_code))
 
     def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False):
-        """One real/fake logit per image; with `return_class_logits`, also the auxiliary classifier's class logits."""
-        if return_class_logits and not self.config.auxiliary_classifier:
-            raise ValueError("return_class_logits needs a discriminator built with auxiliary_classifier=True.")
+        """One real/fake logit per image; with `return_class_logits`, also the auxiliary head's class (or code) logits."""
+        if return_class_logits and not hasattr(self, "class_head"):
+            raise ValueError("return_class_logits needs a discriminator built with auxiliary_classifier=True or categorical_code.")
         num_classes = self.config.num_classes
         _require_labels(class_labels, num_classes, type(self).__name__)
         if num_classes and self.config.conditioning == "concat":

@@ -38,7 +38,8 @@ class GANPipeline(HfGanPipeline):
             batch_size: how many images.
             generator: a `torch.Generator`, or a list with one per image, for reproducible sampling.
             latents: noise of shape (batch_size, latent_dim) to use instead of drawing it (reproducibility,
-                interpolation).
+                interpolation). With an InfoGAN generator (`categorical_code=K`), the argmax of the last K entries
+                is the code: set entry latent_dim - K + c highest to ask for code c.
             output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
