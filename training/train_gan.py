@@ -138,9 +138,10 @@ def main(argv=None):
     # Fixed noise for sample grids: one row per class for a conditional model, per code value for InfoGAN.
     rows = min(num_classes if conditional else args.categorical_code or 8, 10)
     grid_noise = torch.randn(rows * 8, latent_dim, generator=torch.Generator().manual_seed(args.seed + 1))
-    grid_labels = torch.arange(rows).repeat_interleave(8) if conditional else None
+    row_ids = torch.arange(rows).repeat_interleave(8)
+    grid_labels = row_ids if conditional else None
     if use_code_loss:  # latents whose last entries have their maximum at the row's code
-        grid_noise[:, -args.categorical_code:] = F.one_hot(torch.arange(rows).repeat_interleave(8), args.categorical_code)
+        grid_noise[:, -args.categorical_code:] = F.one_hot(row_ids, args.categorical_code)
 
     def draw_noise():
         """This process's slice of one global batch of noise, so the run does not depend on the process count."""
@@ -155,9 +156,9 @@ def main(argv=None):
         images = data.images[indices].to(accelerator.device, non_blocking=True).float().div_(127.5).sub_(1)
         return images, data.labels[indices].to(accelerator.device) if conditional else None
 
-    def score(d, images, labels):
-        """D's real/fake logits and, when the AC-GAN or InfoGAN loss is on, its class or code logits (else None)."""
-        return d(images, labels, return_class_logits=True) if use_class_loss or use_code_loss else (d(images, labels), None)
+    def score(d, images, labels, with_head):
+        """D's real/fake logits and, `with_head`, its auxiliary head's class or code logits (else None)."""
+        return d(images, labels, return_class_logits=True) if with_head else (d(images, labels), None)
 
     def sample_grid(step):
         ema_generator.eval()
@@ -193,8 +194,8 @@ def main(argv=None):
                     fake = generator(noise, labels)
                 if args.r1_gamma > 0:
                     real.requires_grad_(True)
-                real_logits, real_class_logits = score(discriminator, real, labels)
-                fake_logits, fake_code_logits = score(discriminator, fake, labels)
+                real_logits, real_class_logits = score(discriminator, real, labels, use_class_loss)
+                fake_logits, fake_code_logits = score(discriminator, fake, labels, use_code_loss)
                 loss_d = discriminator_loss(args.objective, real_logits.float(), fake_logits.float())
                 if use_class_loss:
                     loss_d = loss_d + args.class_loss_weight * F.cross_entropy(real_class_logits.float(), labels)
@@ -210,7 +211,8 @@ def main(argv=None):
         discriminator_module.requires_grad_(False)
         with accelerator.autocast():
             noise = draw_noise()
-            fake_logits_g, fake_class_logits = score(discriminator_module, generator(noise, labels), labels)
+            fake_logits_g, fake_class_logits = score(discriminator_module, generator(noise, labels), labels,
+                                                     use_class_loss or use_code_loss)
             loss_g = generator_loss(args.objective, fake_logits_g.float())
             if use_class_loss:
                 loss_g = loss_g + args.class_loss_weight * F.cross_entropy(fake_class_logits.float(), labels)

@@ -29,10 +29,9 @@ def generate(pipe, num_samples: int, batch_size: int = 500, seed: int = 0,
     (cycled to `num_samples`) or, without them, every class equally often."""
     conditional = hasattr(pipe, "get_label_ids")
     labels = None
-    if conditional and class_labels is None:
-        labels = torch.arange(num_samples) % len(pipe.id2label)
-    elif conditional:
-        labels = class_labels.long()[torch.arange(num_samples) % len(class_labels)]
+    if conditional:
+        asked = torch.arange(len(pipe.id2label)) if class_labels is None else class_labels.long()
+        labels = asked[torch.arange(num_samples) % len(asked)]
     generator = torch.Generator().manual_seed(seed)
     images = []
     for i in range(0, num_samples, batch_size):
