@@ -60,7 +60,7 @@ def parse_args():
                        "the label asked for, with this weight (0: off)")
     model.add_argument("--categorical_code", type=int, default=0,
                        help="unconditional GAN: InfoGAN's categorical latent code with this many values, which D's "
-                       "auxiliary head learns to recover from G's images (0: off; MNIST: 10)")
+                       "auxiliary head learns to recover from G's images (0: off; the MNIST preset uses 20)")
     model.add_argument("--code_loss_weight", type=float, default=1.0,
                        help="InfoGAN: weight of the code-recovery (mutual information) loss, for G and D")
     train = parser.add_argument_group("objective and optimisation")
