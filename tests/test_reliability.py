@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 
 import datasets
 import numpy as np
@@ -240,3 +241,10 @@ def test_max_samples_must_be_positive(tmp_path, max_samples):
     with pytest.raises(DatasetError, match=f"must be a positive number of rows, got {max_samples}.*all 3 rows"):
         prepare_image_dataset(dataset, max_samples=max_samples)
     assert len(prepare_image_dataset(dataset, max_samples=2)) == 2
+
+
+@pytest.mark.parametrize("config_path", sorted(Path(__file__).parent.parent.glob("model_zoo/*/*/config.json")), ids=str)
+def test_model_zoo_components_carry_matching_digests(config_path):
+    digests = json.loads(config_path.read_text())[DIGESTS_KEY]
+    assert digests == {"diffusion_pytorch_model.safetensors":
+                       sha256_of_file(config_path.parent / "diffusion_pytorch_model.safetensors")}
