@@ -61,7 +61,8 @@ def load_idx_dataset(images_path: str, labels_path: str) -> datasets.Dataset:
     # Idx files carry no class names: labels that are exactly 0..K-1 get names "0".."K-1"; anything else stays plain
     # integers, which prepare_image_dataset refuses unless it is told the number of classes.
     dense = np.array_equal(np.unique(labels), np.arange(int(labels.max()) + 1))
-    label_feature = datasets.ClassLabel(names=[str(i) for i in range(int(labels.max()) + 1)]) if dense else datasets.Value("int64")
+    names = [str(i) for i in range(int(labels.max()) + 1)]
+    label_feature = datasets.ClassLabel(names=names) if dense else datasets.Value("int64")
     features = datasets.Features({"image": datasets.Image(), "label": label_feature})
     return datasets.Dataset.from_dict(
         {"image": [PIL.Image.fromarray(image) for image in images], "label": labels.astype(np.int64)}, features=features
@@ -195,7 +196,9 @@ def prepare_image_dataset(
         feature = dataset.features[label_column]
         values = dataset[label_column]
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-            raise DatasetError(f"Label column {label_column!r} must hold class ids (ClassLabel or integers), got {feature}.")
+            raise DatasetError(
+                f"Label column {label_column!r} must hold class ids (ClassLabel or integers), got {feature}."
+            )
         labels = torch.tensor(values, dtype=torch.int64)
         label_names = _label_names(labels, feature, label_column, num_classes)
     elif num_classes is not None:
@@ -215,8 +218,8 @@ def _decode_images(dataset: datasets.Dataset, column: str) -> list:
         except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for truncated and malformed files
             source = f"{encoded['path']} (row {row})" if encoded.get("path") else f"row {row}"
             raise DatasetError(
-                f"The image of {source} in column {column!r} cannot be decoded: {error}. The file is truncated or not an"
-                " image: replace or remove it."
+                f"The image of {source} in column {column!r} cannot be decoded: {error}. The file is truncated or "
+                "not an image: replace or remove it."
             ) from error
     return images
 
@@ -224,7 +227,7 @@ def _decode_images(dataset: datasets.Dataset, column: str) -> list:
 def _label_names(labels: torch.Tensor, feature, column: str, num_classes: int | None) -> list[str]:
     """The class names for integer `labels`, once every label is known to lie in 0..K-1 (a label out of range would
     silently widen the model to K classes, or crash training at its first step)."""
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
+    if num_classes is not None and (type(num_classes) is not int or num_classes < 1):  # type(): True is no count
         raise DatasetError(f"num_classes (--num_classes) must be a positive integer, got {num_classes!r}.")
     if isinstance(feature, datasets.ClassLabel):
         names = list(feature.names)

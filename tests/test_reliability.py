@@ -37,8 +37,8 @@ def edit_json(path, **changes):
 def replace_weights(folder, state):
     """Writes `state` as the component's weights and records its digest, as someone editing both would."""
     save_file(state, folder / "diffusion_pytorch_model.safetensors")
-    edit_json(folder / "config.json", **{DIGESTS_KEY: {"diffusion_pytorch_model.safetensors":
-                                                       sha256_of_file(folder / "diffusion_pytorch_model.safetensors")}})
+    digest = sha256_of_file(folder / "diffusion_pytorch_model.safetensors")
+    edit_json(folder / "config.json", **{DIGESTS_KEY: {"diffusion_pytorch_model.safetensors": digest}})
 
 
 def test_saved_folders_record_digests_and_a_damaged_weight_file_is_refused_by_name(saved_gan):
@@ -50,7 +50,8 @@ def test_saved_folders_record_digests_and_a_damaged_weight_file_is_refused_by_na
     middle = len(data) // 2
     data[middle : middle + 64] = bytes(b ^ 0x5A for b in data[middle : middle + 64])  # in the tensor data
     weights.write_bytes(bytes(data))
-    expected = f"(?s){weights}.*SHA-256 digest is {sha256_of_file(weights)}.*records {config[DIGESTS_KEY][weights.name]}"
+    recorded = config[DIGESTS_KEY][weights.name]
+    expected = f"(?s){weights}.*SHA-256 digest is {sha256_of_file(weights)}.*records {recorded}"
     with pytest.raises(ModelLoadingError, match=expected + ".*truncated or tampered.*force_download=True"):
         GANPipeline.from_pretrained(folder)
     with pytest.raises(ModelLoadingError, match=expected):
@@ -243,7 +244,10 @@ def test_max_samples_must_be_positive(tmp_path, max_samples):
     assert len(prepare_image_dataset(dataset, max_samples=2)) == 2
 
 
-@pytest.mark.parametrize("config_path", sorted(Path(__file__).parent.parent.glob("model_zoo/*/*/config.json")), ids=str)
+ZOO_CONFIGS = sorted(Path(__file__).parent.parent.glob("model_zoo/*/*/config.json"))
+
+
+@pytest.mark.parametrize("config_path", ZOO_CONFIGS, ids=lambda path: str(path.parent.relative_to(path.parents[2])))
 def test_model_zoo_components_carry_matching_digests(config_path):
     digests = json.loads(config_path.read_text())[DIGESTS_KEY]
     assert digests == {"diffusion_pytorch_model.safetensors":

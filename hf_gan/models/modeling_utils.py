@@ -89,7 +89,8 @@ class SafetensorsModelMixin(ModelMixin):
         """diffusers' `save_pretrained`, which then records the weight files' SHA-256 digests in config.json."""
         if not safe_serialization:
             raise ValueError(f"{type(self).__name__} saves safetensors weights only: drop safe_serialization=False.")
-        hub_kwargs = {k: kwargs.pop(k) for k in ("repo_id", "commit_message", "private", "token", "create_pr") if k in kwargs}
+        hub_names = ("repo_id", "commit_message", "private", "token", "create_pr")
+        hub_kwargs = {k: kwargs.pop(k) for k in hub_names if k in kwargs}
         super().save_pretrained(save_directory, is_main_process=is_main_process, **kwargs)
         if is_main_process:
             config_path = os.path.join(save_directory, CONFIG_NAME)
@@ -164,14 +165,15 @@ class SafetensorsModelMixin(ModelMixin):
             if name not in digests:
                 raise ModelLoadingError(
                     f"{config_path} records SHA-256 digests of {sorted(digests)}, but not of {path}, which would be "
-                    f"loaded: the folder mixes files of different saves. Copy the whole folder again, or {RELOAD_ADVICE}."
+                    f"loaded: the folder mixes files of different saves. Copy the whole folder again, or "
+                    f"{RELOAD_ADVICE}."
                 )
             actual = sha256_of_file(path)
             if actual != digests[name]:
                 raise ModelLoadingError(
                     f"{path} is not the file that was saved: its SHA-256 digest is {actual}, but {config_path} "
-                    f"records {digests[name]}. The file is truncated or tampered with (a partial copy, a damaged disk or "
-                    f"download, or an edit): {RELOAD_ADVICE}."
+                    f"records {digests[name]}. The file is truncated or tampered with (a partial copy, a damaged "
+                    f"disk or download, or an edit): {RELOAD_ADVICE}."
                 )
         return weight_paths
 
@@ -202,6 +204,6 @@ def _check_tensors(model: torch.nn.Module, weight_paths: list[str]) -> None:
         if wrong_dtype or len(float_dtypes) > 1:
             found = wrong_dtype[:5] or [f"float tensors of several dtypes {sorted(map(str, float_dtypes))}"]
             raise ModelLoadingError(
-                f"{path} holds tensors of a dtype that save_pretrained does not write: {', '.join(found)}. Loading would "
-                f"cast them silently; {RELOAD_ADVICE}. (To load in another precision, pass torch_dtype=...)"
+                f"{path} holds tensors of a dtype that save_pretrained does not write: {', '.join(found)}. Loading "
+                f"would cast them silently; {RELOAD_ADVICE}. (To load in another precision, pass torch_dtype=...)"
             )
