@@ -18,6 +18,8 @@ import torch
 IMAGE_COLUMN_NAMES = ("image", "img", "images", "pixel_values", "picture")
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "class_label", "target", "fine_label")
 IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+# Grayscale modes of 16-bit images (PNG, TIFF); PIL gives "I" (32-bit integers) for some of them.
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 DATA_FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
@@ -56,9 +58,12 @@ def load_idx_dataset(images_path: str, labels_path: str) -> datasets.Dataset:
     images, labels = _read_idx(images_path), _read_idx(labels_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DatasetError(f"{images_path} and {labels_path} do not pair up: shapes {images.shape} and {labels.shape}.")
-    features = datasets.Features(
-        {"image": datasets.Image(), "label": datasets.ClassLabel(names=[str(i) for i in range(int(labels.max()) + 1)])}
-    )
+    # Idx files carry no class names: labels that are exactly 0..K-1 get names "0".."K-1"; anything else stays plain
+    # integers, which prepare_image_dataset refuses unless it is told the number of classes.
+    dense = np.array_equal(np.unique(labels), np.arange(int(labels.max()) + 1))
+    names = [str(i) for i in range(int(labels.max()) + 1)]
+    label_feature = datasets.ClassLabel(names=names) if dense else datasets.Value("int64")
+    features = datasets.Features({"image": datasets.Image(), "label": label_feature})
     return datasets.Dataset.from_dict(
         {"image": [PIL.Image.fromarray(image) for image in images], "label": labels.astype(np.int64)}, features=features
     )
@@ -121,6 +126,12 @@ class ImageTensorDataset:
 def _to_array(image, mode: str, resolution: int | None) -> np.ndarray:
     if not isinstance(image, PIL.Image.Image):
         image = PIL.Image.fromarray(np.asarray(image))
+    if image.mode in SIXTEEN_BIT_MODES:
+        # PIL's convert("L") clips 16-bit values at 255, which turns nearly every pixel white: scale 0..65535 instead.
+        values = np.asarray(image)
+        if values.min() < 0 or values.max() > 65535:
+            raise DatasetError(f"A {image.mode} image holds values outside 0..65535 ({values.min()}..{values.max()}).")
+        image = PIL.Image.fromarray(np.round(values / 257.0).astype(np.uint8), "L")
     image = image.convert(mode)
     if resolution is not None and image.size != (resolution, resolution):
         # Resize the short side, then centre-crop a square.
@@ -141,9 +152,12 @@ def prepare_image_dataset(
     num_channels: int | None = None,
     require_labels: bool = False,
     max_samples: int | None = None,
+    num_classes: int | None = None,
 ) -> ImageTensorDataset:
     """Decodes `dataset` into memory. Grayscale stays one channel unless `num_channels=3`; colour or mixed datasets
-    become RGB. Images of several sizes need `resolution`. Labels must be a ClassLabel or integers."""
+    become RGB; 16-bit grayscale is scaled to 8 bits. Images of several sizes need `resolution`. Labels must be a
+    ClassLabel or integers, all within its names, or within `num_classes` if given (required for integers without
+    names unless they are exactly 0..K-1)."""
     if len(dataset) == 0:
         raise DatasetError("The dataset has no rows.")
     image_column = find_column(dataset, image_column, IMAGE_COLUMN_NAMES, datasets.Image, "image")
@@ -156,11 +170,16 @@ def prepare_image_dataset(
             " pass --label_column, or train an unconditional model (--model gan)."
         )
     if max_samples is not None:
+        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
+            raise DatasetError(
+                f"max_samples (--max_train_samples) must be a positive number of rows, got {max_samples!r}: leave it "
+                f"out to use all {len(dataset)} rows."
+            )
         dataset = dataset.select(range(min(max_samples, len(dataset))))
 
-    pil_images = dataset[image_column]
+    pil_images = _decode_images(dataset, image_column)
     if num_channels is None:
-        gray = all(getattr(im, "mode", "L") in ("L", "1", "I", "I;16") for im in pil_images)
+        gray = all(getattr(im, "mode", "L") in ("L", "1", *SIXTEEN_BIT_MODES) for im in pil_images)
         num_channels = 1 if gray else 3
     if num_channels not in (1, 3):
         raise DatasetError(f"num_channels must be 1 or 3, got {num_channels}.")
@@ -176,13 +195,68 @@ def prepare_image_dataset(
     if label_column is not None:
         feature = dataset.features[label_column]
         values = dataset[label_column]
-        if isinstance(feature, datasets.ClassLabel):
-            label_names = list(feature.names)
-        elif all(isinstance(v, (int, np.integer)) for v in values):
-            label_names = [str(i) for i in range(max(values) + 1)]
-        else:
-            raise DatasetError(f"Label column {label_column!r} must hold class ids (ClassLabel or integers), got {feature}.")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            raise DatasetError(
+                f"Label column {label_column!r} must hold class ids (ClassLabel or integers), got {feature}."
+            )
         labels = torch.tensor(values, dtype=torch.int64)
-        if labels.min() < 0:
-            raise DatasetError(f"Label column {label_column!r} has negative (missing?) labels.")
+        label_names = _label_names(labels, feature, label_column, num_classes)
+    elif num_classes is not None:
+        raise DatasetError(f"num_classes (--num_classes) is {num_classes}, but the dataset has no label column.")
     return ImageTensorDataset(images.contiguous(), labels, label_names)
+
+
+def _decode_images(dataset: datasets.Dataset, column: str) -> list:
+    """The images of `column`, decoded one by one so that a truncated or broken file is named in the error."""
+    feature = dataset.features[column]
+    if not isinstance(feature, datasets.Image):
+        return dataset[column]
+    images = []
+    for row, encoded in enumerate(dataset.cast_column(column, datasets.Image(decode=False))[column]):
+        try:
+            images.append(feature.decode_example(encoded))
+        except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for truncated and malformed files
+            source = f"{encoded['path']} (row {row})" if encoded.get("path") else f"row {row}"
+            raise DatasetError(
+                f"The image of {source} in column {column!r} cannot be decoded: {error}. The file is truncated or "
+                "not an image: replace or remove it."
+            ) from error
+    return images
+
+
+def _label_names(labels: torch.Tensor, feature, column: str, num_classes: int | None) -> list[str]:
+    """The class names for integer `labels`, once every label is known to lie in 0..K-1 (a label out of range would
+    silently widen the model to K classes, or crash training at its first step)."""
+    if num_classes is not None and (type(num_classes) is not int or num_classes < 1):  # type(): True is no count
+        raise DatasetError(f"num_classes (--num_classes) must be a positive integer, got {num_classes!r}.")
+    if isinstance(feature, datasets.ClassLabel):
+        names = list(feature.names)
+        if num_classes is not None and num_classes != len(names):
+            raise DatasetError(
+                f"num_classes (--num_classes) is {num_classes}, but label column {column!r} names {len(names)} classes"
+                f" ({names[:5]}...): drop the flag or fix the dataset's ClassLabel names."
+            )
+        source = f"its ClassLabel names {len(names)} classes"
+    elif num_classes is not None:
+        names = [str(i) for i in range(num_classes)]
+        source = f"num_classes (--num_classes) is {num_classes}"
+    else:
+        # Integers without names: the number of classes is max + 1 only if every class in 0..max has images;
+        # a gap (say labels 0..9 and one 99999) is far more likely a damaged label than 99,990 empty classes.
+        present = torch.unique(labels)
+        if present.min() >= 0 and len(present) == int(present.max()) + 1:
+            return [str(i) for i in range(len(present))]
+        shown = present.tolist() if len(present) <= 12 else present[:6].tolist() + ["..."] + present[-3:].tolist()
+        raise DatasetError(
+            f"Label column {column!r} holds integers without class names, and they are not the dense range 0..K-1 "
+            f"(values {shown}), so the number of classes is unclear. Pass num_classes (--num_classes) to state it, "
+            "or fix the labels."
+        )
+    bad_rows = torch.nonzero((labels < 0) | (labels >= len(names))).flatten()
+    if len(bad_rows):
+        row = int(bad_rows[0])
+        raise DatasetError(
+            f"Label column {column!r} has {len(bad_rows)} label(s) outside 0..{len(names) - 1} (row {row}: "
+            f"{int(labels[row])}), but {source}. Fix or drop those rows (a negative label often marks a missing one)."
+        )
+    return names
