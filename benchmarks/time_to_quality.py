@@ -1,7 +1,7 @@
-"""Time to quality: train a training/configs preset on the full MNIST and measure, every --eval_every steps, the
+"""Time to quality: train an hf_gan.training preset on the full MNIST and measure, every --eval_every steps, the
 share of samples that the package's classifier assigns to the label asked for (class-conditional accuracy).
 
-    python benchmarks/time_to_quality.py --config training/configs/mnist_cgan.yaml --target 0.95
+    python benchmarks/time_to_quality.py --config mnist_cgan --target 0.95
 
 Training runs in chunks that resume from checkpoints; the clock counts training steps only (summed by the training
 script over resumed runs) plus one start-up (data loading and set-up), measured on the first chunk. Evaluation time
@@ -12,23 +12,21 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import time
 
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "training"))
-import train_gan  # noqa: E402
+from hf_gan import ConditionalGANPipeline
+from hf_gan.data import load_image_dataset, prepare_image_dataset
+from hf_gan.metrics import evaluate_images, generate, load_mnist_classifier
+from hf_gan.training import train_gan
 
-from hf_gan import ConditionalGANPipeline  # noqa: E402
-from hf_gan.data import load_image_dataset, prepare_image_dataset  # noqa: E402
-from hf_gan.metrics import evaluate_images, generate, load_mnist_classifier  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=os.path.join(ROOT, "training/configs/mnist_cgan.yaml"))
+    parser.add_argument("--config", default="mnist_cgan", help="a shipped preset or a YAML file")
     parser.add_argument("--dataset_name", default=os.path.join(ROOT, "..", "shared", "data", "mnist"))
     parser.add_argument("--output_dir", default="/tmp/hf_gan_time_to_quality")
     parser.add_argument("--eval_every", type=int, default=250)
@@ -36,7 +34,7 @@ def main():
     parser.add_argument("--num_samples", type=int, default=5000)
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--stop_at_target", action="store_true")
-    parser.add_argument("extra", nargs=argparse.REMAINDER, help="more train_gan.py flags, after --")
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="more train_gan flags, after --")
     args = parser.parse_args()
 
     test = prepare_image_dataset(load_image_dataset(args.dataset_name, "test"))

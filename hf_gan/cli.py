@@ -4,6 +4,8 @@
   JSON, and with --update-card the model card's evaluation section and model-index metadata.
 - `hf-gan publish FOLDER... --org ORG`: push pipeline folders (e.g. model_zoo/*) to ORG/<folder name> on the Hub,
   with their cards' usage snippets pointing at the new repository.
+- `hf-gan train gan|autoencoder --config PRESET ...`: train in this process (hf_gan.training; `accelerate launch -m
+  hf_gan.training.train_gan` for several processes).
 """
 
 import argparse
@@ -82,6 +84,19 @@ def print_table(metrics: dict) -> None:
             print(f"{key:<{width}}  {value:.4f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
 
 
+def add_train_command(commands) -> None:
+    train = commands.add_parser("train", help="train a GAN or an autoencoder (hf-gan train gan --help)", add_help=False)
+    train.add_argument("model", choices=["gan", "autoencoder"])
+    train.add_argument("options", nargs=argparse.REMAINDER, help="the flags of hf_gan.training.train_<model>")
+
+
+def train(model: str, options: list[str]) -> int:
+    from .training import train_autoencoder, train_gan  # accelerate and trackers load only for this command
+
+    (train_gan if model == "gan" else train_autoencoder).main(options)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="hf-gan", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,8 +118,11 @@ def main(argv=None):
     pub.add_argument("--org", required=True, help="organisation or user to publish under")
     pub.add_argument("--token", help="default: the logged-in token or HF_TOKEN")
     pub.add_argument("--private", action="store_true")
+    add_train_command(commands)
     args = parser.parse_args(argv)
 
+    if args.command == "train":
+        return train(args.model, args.options)
     if args.command == "publish":
         publish(args.folders, args.org, args.token, args.private)
         return 0

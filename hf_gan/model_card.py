@@ -1,16 +1,17 @@
-"""Model cards for hf_gan pipelines, filled from model_cards/hf_gan_model_card.md through huggingface_hub.ModelCard.
+"""Model cards for hf_gan pipelines, filled from the template hf_gan/templates/model_card.md (package data) through
+huggingface_hub.ModelCard.
 
 The evaluation section sits between two HTML comments, so `hf-gan evaluate --update-card` can rewrite the measured
 metrics (and the card's `model-index` metadata) without touching the rest of a card someone may have edited.
 """
 
+import importlib.resources
 import os
 import re
-from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "hf_gan_model_card.md"
+TEMPLATE = importlib.resources.files("hf_gan") / "templates" / "model_card.md"
 METRICS_RE = re.compile(r"(<!-- hf_gan:metrics:start -->\n).*?(\n<!-- hf_gan:metrics:end -->)", re.DOTALL)
 NOT_EVALUATED = "Not evaluated yet: run `hf-gan evaluate <this folder> --dataset <data> --update-card`."
 
@@ -108,7 +109,7 @@ def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_
     )
     card = ModelCard.from_template(
         card_data,
-        template_path=str(TEMPLATE),
+        template_str=TEMPLATE.read_text(encoding="utf-8"),
         title=f"{info['title']}: {os.path.basename(str(repo_id).rstrip('/'))}",
         description=info["description"],
         grid_caption=info["grid"],

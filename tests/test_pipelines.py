@@ -194,8 +194,10 @@ def test_categorical_code_is_the_argmax_of_the_last_latents_and_uniform():
     assert GANPipeline(generator)(batch_size=2, output_type="pt").images.shape == (2, 1, 8, 8)
 
     discriminator = DCGANDiscriminator(sample_size=8, base_channels=4, categorical_code=3)
-    logits, code_logits = discriminator(images, return_class_logits=True)
+    logits, code_logits = discriminator(images, return_code_logits=True)
     assert logits.shape == (3,) and code_logits.shape == (3, 3)
+    with pytest.raises(ValueError, match="return_class_logits needs .*auxiliary_classifier"):
+        discriminator(images, return_class_logits=True)  # InfoGAN's head reads the code, not a class
     with pytest.raises(ValueError, match="class label .* or a categorical code, not both"):
         DCGANGenerator(num_classes=10, categorical_code=10)
     with pytest.raises(ValueError, match="below latent_dim"):

@@ -113,13 +113,19 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
             raise ValueError("auxiliary_classifier needs num_classes.")
         if auxiliary_classifier and categorical_code:
             raise ValueError("The auxiliary head predicts the class (auxiliary_classifier) or a categorical code, not both.")
-        if auxiliary_classifier or categorical_code:
-            self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes if auxiliary_classifier else categorical_code))
+        if auxiliary_classifier:
+            self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes))
+        if categorical_code:
+            self.code_head = wrap(nn.Linear(self.encoder.out_features, categorical_code))
 
-    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False):
-        """One real/fake logit per image; with `return_class_logits`, also the auxiliary head's class (or code) logits."""
-        if return_class_logits and not hasattr(self, "class_head"):
-            raise ValueError("return_class_logits needs a discriminator built with auxiliary_classifier=True or categorical_code.")
+    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False,
+                return_code_logits: bool = False):
+        """One real/fake logit per image; with `return_class_logits`, also the AC-GAN head's class logits, with
+        `return_code_logits`, the InfoGAN head's logits of the generator's categorical code."""
+        if return_class_logits and not self.config.auxiliary_classifier:
+            raise ValueError("return_class_logits needs a discriminator built with auxiliary_classifier=True.")
+        if return_code_logits and not self.config.categorical_code:
+            raise ValueError("return_code_logits needs a discriminator built with categorical_code.")
         num_classes = self.config.num_classes
         _require_labels(class_labels, num_classes, type(self).__name__)
         if num_classes and self.config.conditioning == "concat":
@@ -132,4 +138,6 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
             logits = logits + (self.class_embedding(class_labels.long()) * features).sum(dim=1)
         if return_class_logits:
             return logits, self.class_head(features)
+        if return_code_logits:
+            return logits, self.code_head(features)
         return logits

@@ -1,0 +1,299 @@
+"""Train a GAN or a class-conditional GAN with accelerate, and save it as an hf_gan pipeline.
+
+    accelerate launch -m hf_gan.training.train_gan --config mnist_cgan --dataset_name ./mnist
+    accelerate launch -m hf_gan.training.train_gan --dataset_name ./my_images --model gan --resolution 64 --output_dir out
+
+Goodfellow et al.'s algorithm: each step takes `--d_steps` stochastic-gradient steps on the discriminator D (ascending
+log D(x) + log(1 - D(G(z))), or the hinge variant), then one step on the generator G. An EMA copy of G is what gets
+sampled and saved. With --categorical_code, the unconditional GAN is an InfoGAN: D also learns to read G's
+categorical code off its images and G to keep it readable. The whole dataset sits in memory as uint8 and batches are
+gathered by index (hf_gan.data).
+"""
+
+import argparse
+import copy
+import functools
+
+import torch
+import torch.nn.functional as F
+from accelerate.logging import get_logger
+
+from ..losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
+from ..models import DCGANDiscriminator, DCGANGenerator
+from ..pipelines import ConditionalGANPipeline, GANPipeline
+from .checkpointing import resume_if_asked
+from .utils import (
+    TrainingState,
+    add_common_arguments,
+    after_step,
+    finish_run,
+    image_grid,
+    init_trackers,
+    load_training_data,
+    make_accelerator,
+    prepare_run,
+    progress_bar,
+    save_sample_grid,
+    update_ema,
+)
+
+logger = get_logger(__name__)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser, default_output_dir="outputs/gan")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=["gan", "cgan"], default="cgan", help="unconditional or class-conditional")
+    model.add_argument("--pretrained_model_name_or_path", help="fine-tune the G and D of this hf_gan pipeline")
+    model.add_argument("--latent_dim", type=int, default=64)
+    model.add_argument("--generator_channels", type=int, default=32, help="G width at full resolution")
+    model.add_argument("--discriminator_channels", type=int, default=32, help="D width at full resolution")
+    model.add_argument("--conditioning", choices=["projection", "concat"], default="projection",
+                       help="how D sees the label: projection (default) or the one-hot channels of Mirza & Osindero")
+    model.add_argument("--class_conditional_norm", action="store_true",
+                       help="G's BatchNorms take their scale and shift from the label (cGAN) or the categorical code")
+    model.add_argument("--discriminator_extra_layers", type=int, default=0,
+                       help="3x3 convolutions added to D at its lowest resolution (deeper D, see ConvEncoder)")
+    model.add_argument("--discriminator_norm", choices=["spectral", "batch", "none"], default="spectral")
+    model.add_argument("--class_loss_weight", type=float, default=0.0,
+                       help="AC-GAN: D also classifies real images and G is trained to make its fakes classified as "
+                       "the label asked for, with this weight (0: off)")
+    model.add_argument("--categorical_code", type=int, default=0,
+                       help="unconditional GAN: InfoGAN's categorical latent code with this many values, which D's "
+                       "auxiliary head learns to recover from G's images (0: off; the MNIST preset uses 20)")
+    model.add_argument("--code_loss_weight", type=float, default=1.0,
+                       help="InfoGAN: weight of the code-recovery (mutual information) loss, for G and D")
+    train = parser.add_argument_group("objective and optimisation")
+    train.add_argument("--objective", choices=OBJECTIVES, default="hinge")
+    train.add_argument("--d_steps", type=int, default=1, help="discriminator steps per generator step (k)")
+    train.add_argument("--generator_lr", type=float, default=2e-4)
+    train.add_argument("--discriminator_lr", type=float, default=2e-4)
+    train.add_argument("--lr_decay_steps", type=int, default=0,
+                       help="the learning rates fall linearly to 0 over this many last steps (0: constant)")
+    train.add_argument("--adam_beta1", type=float, default=0.0)
+    train.add_argument("--adam_beta2", type=float, default=0.99)
+    train.add_argument("--r1_gamma", type=float, default=0.0, help="weight of the R1 penalty on real data (0: off)")
+    train.add_argument("--ema_decay", type=float, default=0.999, help="EMA of the generator's weights")
+    train.add_argument("--no_ema", action="store_true", help="save and sample the raw generator")
+    return parser
+
+
+def check_model_arguments(args):
+    if args.class_loss_weight > 0 and args.model != "cgan":
+        raise ValueError("--class_loss_weight needs a class-conditional model (--model cgan).")
+    if args.categorical_code and args.model == "cgan":
+        raise ValueError("--categorical_code is for an unconditional model (--model gan): a cGAN has its labels.")
+
+
+def build_models(args, num_classes, channels, resolution):
+    """G and D: new ones, or those of --pretrained_model_name_or_path to fine-tune."""
+    if not args.pretrained_model_name_or_path:
+        generator = DCGANGenerator(
+            latent_dim=args.latent_dim, sample_size=resolution, out_channels=channels,
+            base_channels=args.generator_channels, num_classes=num_classes,
+            class_conditional_norm=(num_classes is not None or args.categorical_code > 0) and args.class_conditional_norm,
+            categorical_code=args.categorical_code,
+        )
+        discriminator = DCGANDiscriminator(
+            sample_size=resolution, in_channels=channels, base_channels=args.discriminator_channels,
+            num_classes=num_classes, conditioning=args.conditioning, norm=args.discriminator_norm,
+            auxiliary_classifier=args.class_loss_weight > 0, extra_layers=args.discriminator_extra_layers,
+            categorical_code=args.categorical_code,
+        )
+        return generator, discriminator
+    pipeline_class = ConditionalGANPipeline if num_classes else GANPipeline
+    pretrained = pipeline_class.from_pretrained(args.pretrained_model_name_or_path)
+    generator, discriminator = pretrained.generator, pretrained.discriminator
+    if discriminator is None:
+        raise ValueError(f"{args.pretrained_model_name_or_path} has no discriminator to fine-tune; train from scratch.")
+    config = generator.config
+    if (config.sample_size, config.out_channels, config.num_classes) != (resolution, channels, num_classes):
+        raise ValueError(
+            f"{args.pretrained_model_name_or_path} makes {config.out_channels}x{config.sample_size}px images for "
+            f"{config.num_classes} classes; the dataset has {channels}x{resolution}px, {num_classes}."
+        )
+    return generator, discriminator
+
+
+def grid_latents(args, latent_dim, num_classes, code_size):
+    """Fixed latents (and labels) for sample grids: 8 per row, one row per class of a conditional model, per code
+    value of an InfoGAN, else 8 rows."""
+    rows = min(num_classes or code_size or 8, 10)
+    latents = torch.randn(rows * 8, latent_dim, generator=torch.Generator().manual_seed(args.seed + 1))
+    row_ids = torch.arange(rows).repeat_interleave(8)
+    if code_size:  # latents whose last entries have their maximum at the row's code
+        latents[:, -code_size:] = F.one_hot(row_ids, code_size)
+    return latents, row_ids if num_classes else None
+
+
+@torch.no_grad()
+def sample_grid(args, accelerator, ema_generator, latents, labels, step):
+    """Saves (and logs) a grid of the EMA generator's images of the fixed grid latents."""
+    ema_generator.eval()
+    images = ema_generator(latents.to(accelerator.device), None if labels is None else labels.to(accelerator.device))
+    rows = len(latents) // 8
+    return save_sample_grid(args, accelerator, image_grid(images, rows), step)
+
+
+def make_pipeline(args, accelerator, generator, discriminator, ema_generator, label_names):
+    """A pipeline of copies of the EMA (or, with --no_ema, the raw) generator and of the discriminator."""
+    g = ema_generator if not args.no_ema else accelerator.unwrap_model(generator)
+    g = copy.deepcopy(g).eval()
+    d = copy.deepcopy(accelerator.unwrap_model(discriminator)).eval()
+    if label_names is not None:
+        return ConditionalGANPipeline(g, d, id2label=dict(enumerate(label_names)))
+    return GANPipeline(g, d)
+
+
+def set_learning_rates(args, state, learning_rates):
+    """With --lr_decay_steps, the rates fall linearly to 0 over the last steps: a function of the step alone, so a
+    resumed run follows the same schedule."""
+    decay = min(1.0, (args.max_train_steps - state.step) / args.lr_decay_steps)
+    for optimizer, lr in learning_rates.items():
+        for group in optimizer.param_groups:
+            group["lr"] = lr * decay
+
+
+def next_real_batch(data, batcher, state, device, conditional):
+    """Real images in [-1, 1] and their labels: this process's slice of the next global batch."""
+    indices = batcher.indices(state.batches_seen)
+    state.batches_seen += 1
+    images = data.images[indices].to(device, non_blocking=True).float().div_(127.5).sub_(1)
+    return images, data.labels[indices].to(device) if conditional else None
+
+
+def next_noise(args, state, batcher, accelerator, latent_dim):
+    """This process's slice of one global batch of noise, so the run does not depend on the process count."""
+    noise = torch.randn(args.train_batch_size, latent_dim, generator=state.noise)
+    start = accelerator.process_index * batcher.local_batch_size
+    return noise[start : start + batcher.local_batch_size].to(accelerator.device)
+
+
+def discriminate(discriminator, images, labels, class_logits=False, code_logits=False):
+    """D's real/fake logits and, if asked, its AC-GAN class logits or InfoGAN code logits (else None)."""
+    if class_logits or code_logits:
+        return discriminator(images, labels, return_class_logits=class_logits, return_code_logits=code_logits)
+    return discriminator(images, labels), None
+
+
+def discriminator_step(args, accelerator, generator, discriminator, optimizer, real, labels, noise, split_code):
+    """One step on D: ascend log D(x) + log(1 - D(G(z))) (or the hinge loss), plus the AC-GAN class loss on real
+    images and the InfoGAN code loss on fakes where they are on. Returns the loss and the real and fake logits."""
+    config = accelerator.unwrap_model(discriminator).config
+    with accelerator.autocast():
+        with torch.no_grad():
+            fake = generator(noise, labels)
+        if args.r1_gamma > 0:
+            real.requires_grad_(True)
+        real_logits, class_logits = discriminate(discriminator, real, labels, class_logits=config.auxiliary_classifier)
+        fake_logits, code_logits = discriminate(discriminator, fake, labels, code_logits=config.categorical_code > 0)
+        loss = discriminator_loss(args.objective, real_logits.float(), fake_logits.float())
+        if class_logits is not None:
+            loss = loss + args.class_loss_weight * F.cross_entropy(class_logits.float(), labels)
+        if code_logits is not None:  # Q learns to read the code off G's images
+            loss = loss + args.code_loss_weight * F.cross_entropy(code_logits.float(), split_code(noise)[1])
+        if args.r1_gamma > 0:
+            loss = loss + args.r1_gamma / 2 * r1_penalty(real_logits.float(), real)
+    optimizer.zero_grad(set_to_none=True)
+    accelerator.backward(loss)
+    optimizer.step()
+    return loss, real_logits, fake_logits
+
+
+def generator_step(args, accelerator, generator, discriminator_module, optimizer, labels, noise, split_code):
+    """One step on G: descend log(1 - D(G(z))) (minimax) or its non-saturating / hinge counterpart, plus the
+    AC-GAN class loss (G's fakes should be classified as the label asked for) or the InfoGAN code loss (G should
+    write its code legibly).
+
+    D runs without DDP's hooks and with its weights frozen: no gradient reaches D then, so DDP never sees
+    parameters that were used but not reduced (no find_unused_parameters needed)."""
+    config = discriminator_module.config
+    discriminator_module.requires_grad_(False)
+    with accelerator.autocast():
+        fake_logits, aux_logits = discriminate(discriminator_module, generator(noise, labels), labels,
+                                               class_logits=config.auxiliary_classifier,
+                                               code_logits=config.categorical_code > 0)
+        loss = generator_loss(args.objective, fake_logits.float())
+        if config.auxiliary_classifier:
+            loss = loss + args.class_loss_weight * F.cross_entropy(aux_logits.float(), labels)
+        if config.categorical_code:
+            loss = loss + args.code_loss_weight * F.cross_entropy(aux_logits.float(), split_code(noise)[1])
+    optimizer.zero_grad(set_to_none=True)
+    accelerator.backward(loss)
+    optimizer.step()
+    discriminator_module.requires_grad_(True)
+    return loss
+
+
+def step_stats(loss_d, loss_g, real_logits, fake_logits) -> dict:
+    """The losses, and D(x) and D(G(z)), which both tend to 1/2 at the equilibrium of the minimax game. A host
+    sync: only on logging steps."""
+    return {
+        "loss_d": loss_d.item(), "loss_g": loss_g.item(),
+        "d_real": torch.sigmoid(real_logits.detach().float()).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits.detach().float()).mean().item(),
+    }
+
+
+def main(argv=None):
+    args = prepare_run(parse_args(), argv)
+    check_model_arguments(args)
+    accelerator = make_accelerator(args)
+    conditional = args.model == "cgan"
+
+    data, batcher = load_training_data(args, accelerator, require_labels=conditional)
+    label_names = data.label_names if conditional else None
+    _, channels, resolution, _ = data.images.shape
+
+    generator, discriminator = build_models(args, len(label_names) if conditional else None, channels, resolution)
+    generator.train()
+    discriminator.train()
+    ema_generator = copy.deepcopy(generator).requires_grad_(False)
+    latent_dim, code_size = generator.config.latent_dim, generator.config.categorical_code
+    betas = (args.adam_beta1, args.adam_beta2)
+    optimizer_g = torch.optim.Adam(generator.parameters(), lr=args.generator_lr, betas=betas)
+    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=args.discriminator_lr, betas=betas)
+    generator, discriminator, optimizer_g, optimizer_d = accelerator.prepare(generator, discriminator, optimizer_g, optimizer_d)
+    discriminator_module = accelerator.unwrap_model(discriminator)
+    if args.compile:  # the generator step's D, outside DDP (accelerate compiled the prepared models)
+        discriminator_module = torch.compile(discriminator_module)
+    split_code = accelerator.unwrap_model(generator).split_code
+
+    state = TrainingState(args.seed)
+    learning_rates = {optimizer_g: args.generator_lr, optimizer_d: args.discriminator_lr}
+    resume_if_asked(args, accelerator, state, learning_rates, extra_objects=[ema_generator])
+    init_trackers(args, accelerator)
+    grid = grid_latents(args, latent_dim, len(label_names) if conditional else None, code_size)
+    save_grid = functools.partial(sample_grid, args, accelerator, ema_generator, *grid)
+    pipeline = functools.partial(make_pipeline, args, accelerator, generator, discriminator, ema_generator, label_names)
+
+    logger.info(f"{len(data)} images {channels}x{resolution}x{resolution}, batch {args.train_batch_size} on "
+                f"{accelerator.num_processes} process(es), {args.max_train_steps} steps, starting at {state.step}")
+    progress = progress_bar(args, accelerator, state)
+    stats = {}
+    for _ in progress:
+        if args.lr_decay_steps:
+            set_learning_rates(args, state, learning_rates)
+        for _ in range(args.d_steps):  # k discriminator steps, each on a fresh batch
+            real, labels = next_real_batch(data, batcher, state, accelerator.device, conditional)
+            noise = next_noise(args, state, batcher, accelerator, latent_dim)
+            loss_d, real_logits, fake_logits = discriminator_step(
+                args, accelerator, generator, discriminator, optimizer_d, real, labels, noise, split_code)
+        noise = next_noise(args, state, batcher, accelerator, latent_dim)
+        loss_g = generator_step(args, accelerator, generator, discriminator_module, optimizer_g, labels, noise, split_code)
+        ema_decay = 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step))
+        update_ema(ema_generator, accelerator.unwrap_model(generator), ema_decay)
+        state.step += 1
+        stats = after_step(args, accelerator, state, progress, lambda: step_stats(loss_d, loss_g, real_logits, fake_logits),
+                           save_grid, pipeline) or stats
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        finish_run(args, pipeline(), save_grid(state.step), kind="infogan" if code_size else args.model,
+                   final_stats={**stats, "train_minutes": state.train_seconds / 60})
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main()
