@@ -73,6 +73,9 @@ def add_common_arguments(parser, default_output_dir):
     data.add_argument("--dataset_split", default="train")
     data.add_argument("--image_column", help="default: the Image column, or one named image/img")
     data.add_argument("--label_column", help="default: the ClassLabel column, or one named label/labels")
+    data.add_argument("--num_classes", type=int,
+                      help="number of classes: needed for integer labels without names that are not exactly 0..K-1, "
+                      "and checked against the dataset's class names")
     data.add_argument("--resolution", type=int, help="resize (short side) and centre-crop to this size")
     data.add_argument("--num_channels", type=int, choices=[1, 3], help="default: 1 for grayscale datasets, else 3")
     data.add_argument("--max_train_samples", type=int)
@@ -200,7 +203,7 @@ def load_training_data(args, accelerator, require_labels):
         dataset = load_image_dataset(args.dataset_name, args.dataset_split, cache_dir=args.cache_dir)
     data = prepare_image_dataset(
         dataset, args.image_column, args.label_column, args.resolution, args.num_channels,
-        require_labels=require_labels, max_samples=args.max_train_samples,
+        require_labels=require_labels, max_samples=args.max_train_samples, num_classes=args.num_classes,
     )
     batcher = IndexBatcher(len(data), args.train_batch_size, args.seed, accelerator.process_index, accelerator.num_processes)
     return data, batcher
