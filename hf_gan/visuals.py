@@ -136,6 +136,8 @@ def save_images(files: dict[str, tuple[PIL.Image.Image, dict]]) -> None:
     """Saves {path: (image, PIL save options)} so that no half-written file is ever left: each image goes to a
     temporary file beside its path, and the files are renamed into place only once all of them are written."""
     written = []
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         for path, (image, options) in files.items():
             folder = os.path.dirname(os.path.abspath(path))
@@ -147,6 +149,7 @@ def save_images(files: dict[str, tuple[PIL.Image.Image, dict]]) -> None:
             written.append((temporary, path))
             with os.fdopen(handle, "wb") as file:
                 image.save(file, format=image_format, **options)
+            os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0o600 would hide the images from other users
         for temporary, path in written:
             os.replace(temporary, path)
     except OSError as error:
