@@ -161,6 +161,7 @@ def save_images(files: dict[str, tuple[PIL.Image.Image, dict]]) -> None:
 
 
 def animation_options(frames: list[PIL.Image.Image], duration_ms: int) -> tuple[PIL.Image.Image, dict]:
-    """The first frame and the PIL save options of a looping animation that plays the frames forth and back."""
+    """The first frame and the PIL save options of a looping animation that plays the frames forth and back
+    (WebP lossless: lossy WebP merges frames that differ little; GIF ignores the option)."""
     sequence = frames + frames[-2:0:-1]
-    return sequence[0], {"save_all": True, "append_images": sequence[1:], "duration": duration_ms, "loop": 0}
+    return sequence[0], {"save_all": True, "append_images": sequence[1:], "duration": duration_ms, "loop": 0, "lossless": True}
