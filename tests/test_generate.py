@@ -97,9 +97,10 @@ def test_infogan_interpolation_switches_the_code_once_half_way():
     pipe = infogan_pipeline()
     start, end = torch.zeros(8), torch.zeros(8)
     start[:4], end[:4] = torch.randn(4, generator=seeded(0)), torch.randn(4, generator=seeded(1))
-    start[4 + 1], end[4 + 3] = 5.0, 5.0  # codes 1 and 3
+    # codes 1 and 2; blending the code entries would pass through code 3 mid-way
+    start[4:], end[4:] = torch.tensor([0, 5, 0, 4.9]), torch.tensor([0, 0, 5, 4.9])
     latents, _ = pipe.interpolation_latents(start, end, 6, pipe.generator)
-    assert latents[:, 4:].argmax(1).tolist() == [1, 1, 1, 3, 3, 3]
+    assert latents[:, 4:].argmax(1).tolist() == [1, 1, 1, 2, 2, 2]
 
 
 @pytest.mark.parametrize("num_frames", [1, 0, -3, 2.5])
@@ -254,6 +255,13 @@ def test_generate_bad_input(saved_cgan, tmp_path, capsys, args, message):
     assert exit_info.value.code != 0
     assert re.search(message, str(exit_info.value.code))
     assert os.listdir(tmp_path) == []
+
+
+def test_generate_checks_arguments_before_loading_the_model(tmp_path):
+    with pytest.raises(SystemExit, match=r"truncation must be a number in \[0, 1\]"):
+        generate(tmp_path / "no-such-model", "--truncation", 2)
+    with pytest.raises(SystemExit, match="--frames must be at least 2"):
+        generate(tmp_path / "no-such-model", "--interpolate", 0, 1, "--frames", 0)
 
 
 def test_generate_unwritable_output_keeps_what_was_there(saved_cgan, tmp_path):
