@@ -6,6 +6,8 @@
   with their cards' usage snippets pointing at the new repository.
 - `hf-gan train gan|autoencoder --config PRESET ...`: train in this process (hf_gan.training; `accelerate launch -m
   hf_gan.training.train_gan` for several processes).
+- `hf-gan generate MODEL`: upscaled, reproducible images, labelled grids and interpolation animations.
+- `hf-gan demo MODEL`: a Gradio web demo; `--export DIR` writes it as a Hugging Face Space, `--push_space` uploads it.
 """
 
 import argparse
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 
+from . import demo, generate as generate_command
 from .data import load_image_dataset, prepare_image_dataset
 from .hub import push_folder
 from .metrics import evaluate_images, generate, inception_fid, load_mnist_classifier
@@ -118,11 +121,21 @@ def main(argv=None):
     pub.add_argument("--org", required=True, help="organisation or user to publish under")
     pub.add_argument("--token", help="default: the logged-in token or HF_TOKEN")
     pub.add_argument("--private", action="store_true")
+    generate_command.add_arguments(commands.add_parser("generate", help="write images, grids or interpolations"))
+    demo.add_arguments(commands.add_parser("demo", help="serve a web demo, or export it as a Hugging Face Space"))
     add_train_command(commands)
     args = parser.parse_args(argv)
 
     if args.command == "train":
         return train(args.model, args.options)
+
+    if args.command in ("generate", "demo"):
+        try:
+            (generate_command if args.command == "generate" else demo).run(args)
+        except (ValueError, TypeError, OSError, ImportError) as error:
+            sys.exit(f"hf-gan {args.command}: error: {error}")
+        return 0
+
     if args.command == "publish":
         publish(args.folders, args.org, args.token, args.private)
         return 0

@@ -28,8 +28,8 @@ def git_blob_id(data: bytes) -> str:
 
 
 class Repo:
-    def __init__(self, repo_id: str, private: bool):
-        self.repo_id, self.private = repo_id, private
+    def __init__(self, repo_id: str, private: bool, sdk: str | None = None):
+        self.repo_id, self.private, self.sdk = repo_id, private, sdk
         self.commits: dict[str, dict[str, bytes]] = {}
         self.branches: dict[str, str] = {}
         self.branches["main"] = self.commit(None, {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"})
@@ -102,6 +102,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         query = parse_qs(url.query)
         self.state.requests.append(f"{self.command} {url.path}")
+        # Spaces are served like models, their repos kept under "spaces/<id>".
+        space = parts[:2] == ["api", "spaces"] or parts[0] == "spaces"
+        if space:
+            parts = ["api", "models", *parts[2:]] if parts[0] == "api" else parts[1:]
         with self.state.lock:
             if parts[:3] == ["api", "repos", "create"] and self.command == "POST":
                 return self.create_repo(json.loads(self.body()))
@@ -109,15 +113,16 @@ class Handler(BaseHTTPRequestHandler):
                 return self.validate_yaml(json.loads(self.body())["content"])
             if parts[:2] == ["api", "whoami-v2"]:
                 return self.send(200, {"type": "user", "name": "user", "orgs": [], "auth": {"accessToken": {"role": "write"}}})
+            prefix = "spaces/" if space else ""
             if len(parts) == 4 and parts[:2] == ["api", "models"]:  # repo info at the default branch
-                return self.api("/".join(parts[2:4]), "revision", ["main"], query)
+                return self.api(prefix + "/".join(parts[2:4]), "revision", ["main"], query)
             if len(parts) >= 5 and parts[:2] == ["api", "models"]:
-                return self.api("/".join(parts[2:4]), parts[4], parts[5:], query)
+                return self.api(prefix + "/".join(parts[2:4]), parts[4], parts[5:], query)
             if len(parts) >= 3 and parts[0] == "lfs-upload":
                 self.state.lfs_objects[parts[1]] = self.body()
                 return self.send(200, {})
             if len(parts) >= 5 and parts[2] == "resolve":
-                return self.resolve("/".join(parts[:2]), parts[3], "/".join(parts[4:]))
+                return self.resolve(prefix + "/".join(parts[:2]), parts[3], "/".join(parts[4:]))
             if len(parts) == 6 and parts[1].endswith(".git") and parts[2:] == ["info", "lfs", "objects", "batch"]:
                 return self.lfs_batch(json.loads(self.body()))
         self.error(404, "NotFound", f"{self.command} {url.path} is not served by the test Hub")
@@ -127,10 +132,11 @@ class Handler(BaseHTTPRequestHandler):
     # -- endpoints -----------------------------------------------------------------------------------------------
     def create_repo(self, payload):
         repo_id = f"{payload.get('organization') or 'user'}/{payload['name']}"
-        if repo_id in self.state.repos:
-            return self.send(409, {"error": "You already created this model repo", "url": f"{self.base_url}/{repo_id}"})
-        self.state.repos[repo_id] = Repo(repo_id, bool(payload.get("private")))
-        self.send(200, {"url": f"{self.base_url}/{repo_id}", "name": repo_id})
+        key = f"spaces/{repo_id}" if payload.get("type") == "space" else repo_id
+        if key in self.state.repos:
+            return self.send(409, {"error": "You already created this repo", "url": f"{self.base_url}/{key}"})
+        self.state.repos[key] = Repo(key, bool(payload.get("private")), payload.get("sdk"))  # a Space's SDK
+        self.send(200, {"url": f"{self.base_url}/{key}", "name": repo_id})
 
     def validate_yaml(self, content: str):
         """Checks a README's front matter the way the Hub does at its core: it must be a YAML mapping."""
@@ -151,7 +157,9 @@ class Handler(BaseHTTPRequestHandler):
             sha = self.find_commit(repo, "/".join(rest))
             if sha:
                 siblings = [{"rfilename": path} for path in sorted(repo.commits[sha])]
-                self.send(200, {"id": repo_id, "modelId": repo_id, "sha": sha, "private": repo.private, "siblings": siblings})
+                name = repo_id.removeprefix("spaces/")
+                self.send(200, {"id": name, "modelId": name, "sha": sha, "private": repo.private, "siblings": siblings,
+                                "sdk": repo.sdk})
         elif action == "tree" and rest:
             sha = self.find_commit(repo, rest[0])
             if sha:

@@ -155,7 +155,7 @@ def test_wrong_pipeline_for_model_and_bad_id2label():
 
 def test_bad_autoencoder_images():
     pipe = make_pipeline("autoencoder")
-    with pytest.raises(ValueError, match=r"images must be \(N, 1, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"images must be 8x8 with 1 channel\(s\): .*got shape \(2, 3, 8, 8\)"):
         pipe.encode(torch.rand(2, 3, 8, 8))
     with pytest.raises(TypeError, match="images must be PIL images, a numpy array or a torch.Tensor"):
         pipe.encode("not an image")

@@ -21,6 +21,7 @@ from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
 
 from hf_gan.training import train_autoencoder, train_gan
 from hf_gan.training.utils import TrainingDiverged
+from hf_gan.visuals import pipeline_grid
 
 TINY_GAN = ["--latent_dim", "8", "--generator_channels", "4", "--discriminator_channels", "4", "--train_batch_size", "8",
             "--logging_steps", "1", "--sample_every", "0", "--num_threads", "1"]
@@ -184,7 +185,9 @@ def test_cgan_takes_label_names_and_grid_has_one_row_per_class(image_folder, tmp
     out = run_gan(tmp_path, image_folder, "--model", "cgan", "--max_train_steps", "2")
     pipe = ConditionalGANPipeline.from_pretrained(out)
     assert pipe.id2label == {0: "cat", 1: "dog", 2: "owl"}
-    assert PIL.Image.open(os.path.join(out, "samples.png")).height == 3 * (8 + 2)
+    assert PIL.Image.open(os.path.join(out, "samples", "step_000002.png")).height == 3 * (8 + 2)
+    card_grid = np.asarray(PIL.Image.open(os.path.join(out, "samples.png")))
+    assert np.array_equal(card_grid, np.asarray(pipeline_grid(pipe)))  # the labelled grid, a row per class
     card = open(os.path.join(out, "README.md")).read()
     assert "ConditionalGANPipeline.from_pretrained" in card and "conditional-gan" in card
 
@@ -414,7 +417,10 @@ def test_infogan_code_is_learned_to_be_recoverable_and_the_grid_has_one_row_per_
         with torch.no_grad():
             _, code_logits = pipe.discriminator(pipe.generator(latents), return_code_logits=True)
         accuracies[weight] = (code_logits.argmax(1) == pipe.generator.split_code(latents)[1]).float().mean().item()
-    assert PIL.Image.open(os.path.join(out, "samples.png")).height == 3 * (8 + 2)
+    assert PIL.Image.open(os.path.join(out, "samples", "step_000040.png")).height == 3 * (8 + 2)
+    card_grid = np.asarray(PIL.Image.open(os.path.join(out, "samples.png")))
+    assert np.array_equal(card_grid, np.asarray(pipeline_grid(pipe)))  # the labelled grid, a row per code value
+    assert os.path.isfile(os.path.join(out, "interpolation.png"))
     card = open(os.path.join(out, "README.md")).read()
     assert "infogan" in card and "GANPipeline.from_pretrained" in card
     # D's head reads the code off G's images once both are trained for it, and not without that loss

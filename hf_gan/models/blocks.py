@@ -66,7 +66,9 @@ class ConvEncoder(nn.Module):
 
 
 class ClassConditionalBatchNorm2d(nn.Module):
-    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017; Miyato & Koyama 2018)."""
+    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017; Miyato & Koyama 2018).
+
+    Float labels (N, num_classes) are class weights: the scale and shift are the weighted mix of the classes'."""
 
     def __init__(self, channels: int, num_classes: int):
         super().__init__()
@@ -77,7 +79,12 @@ class ClassConditionalBatchNorm2d(nn.Module):
         nn.init.zeros_(self.shift.weight)
 
     def forward(self, x: torch.Tensor, class_labels: torch.Tensor) -> torch.Tensor:
-        return self.norm(x) * self.scale(class_labels)[:, :, None, None] + self.shift(class_labels)[:, :, None, None]
+        if class_labels.is_floating_point():
+            weights = class_labels.to(self.scale.weight.dtype)
+            scale, shift = weights @ self.scale.weight, weights @ self.shift.weight
+        else:
+            scale, shift = self.scale(class_labels.long()), self.shift(class_labels.long())
+        return self.norm(x) * scale[:, :, None, None] + shift[:, :, None, None]
 
 
 class ConvDecoder(nn.Module):
@@ -98,7 +105,7 @@ class ConvDecoder(nn.Module):
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], out_channels, 3, padding=1), nn.Tanh())
 
     def forward(self, features: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
-        norm_args = () if class_labels is None else (class_labels.long(),)
+        norm_args = () if class_labels is None else (class_labels,)
         x = torch.relu(self.norms[0](self.project(features), *norm_args))
         for conv, norm in zip(self.convs, self.norms[1:]):
             x = torch.relu(norm(conv(x), *norm_args))

@@ -26,6 +26,10 @@ CONDITIONINGS = ("projection", "concat")
 
 
 def _one_hot(class_labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot vectors of integer labels (N,); float labels (N, num_classes), class weights such as a blend of two
+    classes, are taken as they are."""
+    if class_labels.is_floating_point():
+        return class_labels.to(dtype)
     return F.one_hot(class_labels.long(), num_classes).to(dtype)
 
 
@@ -42,7 +46,11 @@ class DCGANGenerator(SafetensorsModelMixin, ConfigMixin):
     With `categorical_code=K` (InfoGAN, Chen et al. 2016), the last K latent entries pick a categorical code c, their
     argmax (uniform over K values, since they are i.i.d. normal), which G sees one-hot instead of those entries. An
     unconditional GAN trained to make c recoverable from its images (train_gan.py --categorical_code) learns discrete
-    modes, such as MNIST's digits, without labels."""
+    modes, such as MNIST's digits, without labels.
+
+    `class_labels` are class ids (N,) or class weights (N, num_classes), e.g. (1 - t) * one_hot(a) + t * one_hot(b)
+    to blend two classes: G's label input and its conditional norms' scales and shifts are linear in the one-hot
+    label, so weights mix them, and a one-hot row gives exactly that class's image."""
 
     @register_to_config
     def __init__(

@@ -1,5 +1,6 @@
 """Class-conditional GAN sampling (Mirza & Osindero 2014): images = G(z, y) for the class labels y you ask for."""
 
+import numpy as np
 import torch
 
 from ..models import DCGANDiscriminator, DCGANGenerator
@@ -39,26 +40,36 @@ class ConditionalGANPipeline(HfGanPipeline):
     def id2label(self) -> dict[int, str]:
         return {int(i): name for i, name in self.config.id2label.items()}
 
-    def get_label_ids(self, labels: int | str | list[int | str] | torch.Tensor) -> list[int]:
-        """Class ids for labels given as ids or names, checked against this pipeline's classes."""
-        if isinstance(labels, torch.Tensor):
-            if labels.is_floating_point() or labels.dim() > 1:
-                raise TypeError(f"class_labels as a tensor must be 0-d or 1-d integers, got {labels.dtype} {tuple(labels.shape)}.")
+    def get_label_ids(self, labels: int | str | list[int | str] | torch.Tensor | np.ndarray) -> list[int]:
+        """Class ids for labels given as ids or names (one, a list, or an integer tensor or numpy array), checked
+        against this pipeline's classes."""
+        names = list(self.labels)
+        if labels is None:
+            raise ValueError(f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, e.g. class_labels=[0].")
+        if isinstance(labels, (torch.Tensor, np.ndarray)):
+            is_integer = not labels.is_floating_point() if isinstance(labels, torch.Tensor) else np.issubdtype(labels.dtype, np.integer)
+            if not is_integer or labels.ndim > 1:
+                raise TypeError(
+                    f"class_labels as a {type(labels).__name__} must be 0-d or 1-d integers (class ids), got "
+                    f"{labels.dtype} {tuple(labels.shape)}; class weights are not class labels."
+                )
             labels = labels.reshape(-1).tolist()
-        elif isinstance(labels, (int, str)):
+        elif isinstance(labels, (int, str, float, np.generic)):
             labels = [labels]
+        elif not isinstance(labels, (list, tuple)):
+            raise TypeError(f"class_labels must be a class id or name, or a list, tensor or array of them; got {labels!r}.")
         if len(labels) == 0:
             raise ValueError("class_labels is empty: ask for at least one class.")
         ids = []
         for label in labels:
             if isinstance(label, str) and label in self.labels:
                 ids.append(self.labels[label])
-            elif isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(self.labels):
-                ids.append(label)
+            elif isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= label < len(names):
+                ids.append(int(label))
             else:
+                hint = " (class ids are integers)" if isinstance(label, float) else ""
                 raise ValueError(
-                    f"Unknown class label {label!r}: use a class id in 0..{len(self.labels) - 1} or one of the "
-                    f"names {list(self.labels)}."
+                    f"Unknown class label {label!r}{hint}: use a class id in 0..{len(names) - 1} or one of the names {names}."
                 )
         return ids
 
@@ -69,6 +80,7 @@ class ConditionalGANPipeline(HfGanPipeline):
         num_images_per_label: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
+        truncation: float = 1.0,
         output_type: str = "pil",
         return_dict: bool = True,
     ):
@@ -79,6 +91,8 @@ class ConditionalGANPipeline(HfGanPipeline):
             num_images_per_label: images per entry of `class_labels`: [3, 7] with 2 gives 3, 3, 7, 7.
             generator: a `torch.Generator`, or a list with one per image, for reproducible sampling.
             latents: noise of shape (number of images, latent_dim) to use instead of drawing it.
+            truncation: the truncation trick, psi in [0, 1]: latents are scaled towards the mean, z -> psi * z; 1.0
+                means none, lower gives more typical images of each class and less variety.
             output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
@@ -86,6 +100,24 @@ class ConditionalGANPipeline(HfGanPipeline):
         if isinstance(num_images_per_label, bool) or not isinstance(num_images_per_label, int) or num_images_per_label < 1:
             raise ValueError(f"num_images_per_label must be a positive integer, got {num_images_per_label!r}.")
         label_ids = torch.tensor(self.get_label_ids(class_labels)).repeat_interleave(num_images_per_label)
-        latents = self.prepare_latents(len(label_ids), self.generator, generator, latents)
+        latents = self.prepare_latents(len(label_ids), self.generator, generator, latents, truncation)
         label_ids = label_ids.to(latents.device)
         return self.postprocess(self.generator(latents, label_ids), output_type, return_dict)
+
+    @torch.no_grad()
+    def interpolate(self, start, end, class_labels, num_frames: int = 8, truncation: float = 1.0,
+                    output_type: str = "pil", return_dict: bool = True):
+        """`num_frames` images along the spherical path from `start` to `end`, each a seed or a latent vector.
+
+        `class_labels` is one class, fixed along the path, or two: the label is then blended from the first to the
+        second with the latents' weights (the generator takes class weights). The ends are the images `__call__`
+        gives for those seeds (`generator=torch.Generator().manual_seed(seed)`) and classes.
+        """
+        label_ids = self.get_label_ids(class_labels)
+        if len(label_ids) > 2:
+            raise ValueError(f"class_labels must be one class (fixed) or two (blended from the first to the second), got {len(label_ids)}.")
+        latents, weights = self.interpolation_latents(start, end, num_frames, self.generator)
+        latents = self.prepare_latents(num_frames, self.generator, None, latents, truncation)
+        one_hot = torch.nn.functional.one_hot(torch.tensor(label_ids), len(self.labels)).float()
+        class_weights = torch.lerp(one_hot[0], one_hot[-1], weights[:, None]).to(latents)
+        return self.postprocess(self.generator(latents, class_weights), output_type, return_dict)

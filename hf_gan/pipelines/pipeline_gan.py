@@ -29,6 +29,7 @@ class GANPipeline(HfGanPipeline):
         batch_size: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
+        truncation: float = 1.0,
         output_type: str = "pil",
         return_dict: bool = True,
     ):
@@ -40,9 +41,21 @@ class GANPipeline(HfGanPipeline):
             latents: noise of shape (batch_size, latent_dim) to use instead of drawing it (reproducibility,
                 interpolation). With an InfoGAN generator (`categorical_code=K`), the argmax of the last K entries
                 is the code: set entry latent_dim - K + c highest to ask for code c.
+            truncation: the truncation trick, psi in [0, 1]: latents are scaled towards the mean, z -> psi * z
+                (an InfoGAN code is kept); 1.0 means none, lower gives more typical images and less variety.
             output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
         self.check_output_type(output_type)
-        latents = self.prepare_latents(batch_size, self.generator, generator, latents)
+        latents = self.prepare_latents(batch_size, self.generator, generator, latents, truncation)
         return self.postprocess(self.generator(latents), output_type, return_dict)
+
+    def interpolate(self, start, end, num_frames: int = 8, truncation: float = 1.0, output_type: str = "pil",
+                    return_dict: bool = True):
+        """`num_frames` images along the spherical path from `start` to `end`, each a seed or a latent vector.
+
+        The ends are the images `__call__` gives for those seeds (`generator=torch.Generator().manual_seed(seed)`)
+        or latents. An InfoGAN code cannot be blended: it is the start's for the first half, then the end's.
+        """
+        latents, _ = self.interpolation_latents(start, end, num_frames, self.generator)
+        return self(num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict)

@@ -102,8 +102,8 @@ def main(argv=None):
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         final = pipeline()
-        finish_run(args, final, sample_grid(args, accelerator, final.autoencoder, grid_images, state.step),
-                   kind="autoencoder", final_stats={**stats, "train_minutes": state.train_seconds / 60})
+        sample_grid(args, accelerator, final.autoencoder, grid_images, state.step)
+        finish_run(args, final, kind="autoencoder", final_stats={**stats, "train_minutes": state.train_seconds / 60})
     accelerator.end_training()
 
 

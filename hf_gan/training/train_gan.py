@@ -290,7 +290,8 @@ def main(argv=None):
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        finish_run(args, pipeline(), save_grid(state.step), kind="infogan" if code_size else args.model,
+        save_grid(state.step)
+        finish_run(args, pipeline(), kind="infogan" if code_size else args.model,
                    final_stats={**stats, "train_minutes": state.train_seconds / 60})
     accelerator.end_training()
 

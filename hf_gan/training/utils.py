@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ..data import DatasetError, load_image_dataset, prepare_image_dataset
 from ..hub import push_folder
 from ..model_card import write_model_card
+from ..visuals import interpolation_frames, interpolation_strip, pipeline_grid, save_images
 from .checkpointing import check_output_dir, list_checkpoints, resolve_resume_checkpoint, save_checkpoint
 
 logger = get_logger(__name__)
@@ -340,10 +341,13 @@ def hardware() -> str:
     return f"a {os.cpu_count()}-core CPU, {threads} torch thread{'s' if threads > 1 else ''} (torch {torch.__version__})"
 
 
-def finish_run(args, pipeline, grid, kind, final_stats):
-    """Saves the pipeline, its sample grid and model card to --output_dir, and pushes them if asked."""
+def finish_run(args, pipeline, kind, final_stats):
+    """Saves the pipeline, the card's pictures and the model card to --output_dir, and pushes them if asked."""
     pipeline.save_pretrained(args.output_dir)
-    grid.save(os.path.join(args.output_dir, "samples.png"))
+    pictures = {"samples.png": pipeline_grid(pipeline)}
+    if kind in ("gan", "infogan"):
+        pictures["interpolation.png"] = interpolation_strip(interpolation_frames(pipeline, 0, 1, num_frames=10))
+    save_images({os.path.join(args.output_dir, name): (picture, {}) for name, picture in pictures.items()})
     hyperparameters = {k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS and v is not None and k != "config"}
     with open(os.path.join(args.output_dir, "training_args.json"), "w", encoding="utf-8") as file:
         json.dump(hyperparameters, file, indent=2)

@@ -1,0 +1,160 @@
+"""A web demo of an hf_gan pipeline, with Gradio (the optional extra `hf_gan[demo]`).
+
+`hf-gan demo MODEL` serves it; the same app is what a Hugging Face Space runs: `hf-gan demo MODEL --export DIR` writes
+the Space (app.py, requirements.txt, README.md with the Space metadata, a copy of hf_gan, which is not on PyPI, and,
+for a local model folder, the model), and `--push_space org/name` creates the Space and uploads it.
+
+Images and seeds are those of `hf-gan generate` (see hf_gan.visuals): image j of a request uses seed + j, so an image
+of the demo is `pipe(..., generator=torch.Generator().manual_seed(seed + j), truncation=...)`, upscaled.
+"""
+
+import importlib.metadata
+import os
+import shutil
+import tempfile
+
+from huggingface_hub import HfApi, SpaceCard, SpaceCardData
+
+from .pipelines import ConditionalGANPipeline, HfGanPipeline
+from .visuals import animation_options, interpolation_frames, interpolation_strip, sample_images, save_images, upscale
+
+MAX_IMAGES = 16
+MAX_FRAMES = 32
+APP_TEMPLATE = '''"""Hugging Face Space: a demo of {model_name}, written by `hf-gan demo --export`."""
+
+import os
+
+from hf_gan.demo import build_demo
+
+demo = build_demo({model_expression}, title={title!r}, scale={scale})
+
+if __name__ == "__main__":
+    demo.launch()
+'''
+
+
+def import_gradio():
+    try:
+        import gradio
+    except ImportError as error:
+        raise ImportError('The demo needs Gradio: pip install "hf_gan[demo]" (or pip install gradio).') from error
+    return gradio
+
+
+def build_demo(model, title: str | None = None, scale: int = 4, device: str = "cpu"):
+    """A `gradio.Blocks` app for `model` (a pipeline, a folder or a Hub repo id): a Generate tab (class, seed, number
+    of images, truncation -> a gallery of upscaled images) and an Interpolate tab (two seeds, frames -> a strip and
+    an animation). Its API names are "generate" and "interpolate"."""
+    gr = import_gradio()
+    pipe = model if isinstance(model, HfGanPipeline) else HfGanPipeline.from_pretrained(model).to(device)
+    conditional = isinstance(pipe, ConditionalGANPipeline)
+    class_names = list(pipe.id2label.values()) if conditional else []
+    title = title or f"hf_gan: {type(pipe).__name__}"
+
+    def generate(seed, num_images, truncation, class_name=None):
+        images, _ = sample_images(pipe, None if class_name is None else [class_name], int(num_images), int(seed), float(truncation))
+        prefix = f"{class_name} · " if conditional else ""
+        return [(image, f"{prefix}seed {int(seed) + j}") for j, image in enumerate(upscale(images, scale))]
+
+    def interpolate(seed_a, seed_b, num_frames, truncation, start_class=None, end_class=None):
+        labels = [start_class, end_class] if conditional else None
+        frames = interpolation_frames(pipe, int(seed_a), int(seed_b), int(num_frames), labels, float(truncation))
+        animation = os.path.join(tempfile.mkdtemp(prefix="hf_gan_demo_"), "interpolation.gif")
+        image, options = animation_options(upscale(frames, scale), duration_ms=100)
+        save_images({animation: (image, options)})
+        return interpolation_strip(frames, scale), animation
+
+    with gr.Blocks(title=title) as demo:
+        gr.Markdown(f"# {title}\nImage j of a request is drawn with seed + j: the same seed, class and truncation "
+                    "always give the same image.")
+        with gr.Tab("Generate"):
+            with gr.Row():
+                class_input = [gr.Dropdown(class_names, value=class_names[0], label="class", elem_id="class")] if conditional else []
+                seed = gr.Number(0, precision=0, label="seed", elem_id="seed")
+                num_images = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="images", elem_id="num_images")
+                truncation = gr.Slider(0, 1, value=1, step=0.05, label="truncation (1: none)", elem_id="truncation")
+            button = gr.Button("Generate", variant="primary", elem_id="generate")
+            gallery = gr.Gallery(label="samples", columns=8, format="png", elem_id="gallery")
+            button.click(generate, [seed, num_images, truncation, *class_input], gallery, api_name="generate")
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                class_inputs = [gr.Dropdown(class_names, value=class_names[0], label=f"{end} class") for end in ("start", "end")] if conditional else []
+                seed_a = gr.Number(0, precision=0, label="start seed")
+                seed_b = gr.Number(1, precision=0, label="end seed")
+                num_frames = gr.Slider(2, MAX_FRAMES, value=10, step=1, label="frames")
+                path_truncation = gr.Slider(0, 1, value=1, step=0.05, label="truncation (1: none)")
+            path_button = gr.Button("Interpolate", variant="primary")
+            strip = gr.Image(label="frames", format="png", type="pil")
+            animation = gr.Image(label="animation", type="filepath")
+            path_button.click(interpolate, [seed_a, seed_b, num_frames, path_truncation, *class_inputs],
+                              [strip, animation], api_name="interpolate")
+    return demo
+
+
+def export_space(model: str, folder: str, title: str | None = None, scale: int = 4) -> str:
+    """Writes a Hugging Face Space that runs the demo of `model` (a folder, copied into the Space, or a Hub repo id)
+    into `folder`, which must be empty or new; returns the folder."""
+    gradio = import_gradio()
+    if os.path.exists(folder) and (not os.path.isdir(folder) or os.listdir(folder)):
+        raise FileExistsError(f"{folder} exists and is not an empty folder: pass a new or empty folder to --export.")
+    local = os.path.isdir(model)
+    model_name = os.path.basename(os.path.normpath(model)) if local else model
+    HfGanPipeline.from_pretrained(model)  # fail here, not in the Space, if it does not load
+    title = title or f"{model_name} (hf_gan)"
+    os.makedirs(folder, exist_ok=True)
+    package = os.path.dirname(os.path.abspath(__file__))
+    shutil.copytree(package, os.path.join(folder, "hf_gan"), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if local:
+        shutil.copytree(model, os.path.join(folder, "model"), ignore=shutil.ignore_patterns("checkpoint-*", "logs", "samples"))
+        model_expression = 'os.path.join(os.path.dirname(os.path.abspath(__file__)), "model")'
+    else:
+        model_expression = repr(model)
+    with open(os.path.join(folder, "app.py"), "w", encoding="utf-8") as file:
+        file.write(APP_TEMPLATE.format(model_name=model_name, model_expression=model_expression, title=title, scale=scale))
+    # hf_gan's own requirements (Spaces install Gradio itself, at sdk_version).
+    requirements = [r for r in importlib.metadata.requires("hf_gan") or [] if "extra ==" not in r]
+    with open(os.path.join(folder, "requirements.txt"), "w", encoding="utf-8") as file:
+        file.write("\n".join(requirements) + "\n")
+    card_data = SpaceCardData(title=title, sdk="gradio", sdk_version=gradio.__version__, app_file="app.py",
+                              models=None if local else [model], tags=["hf_gan", "gan"], emoji="🎨",
+                              colorFrom="gray", colorTo="blue", pinned=False)
+    card = SpaceCard(f"---\n{card_data.to_yaml()}\n---\n\n# {title}\n\nA demo of "
+                     f"{'the hf_gan pipeline in `model/`' if local else f'[{model}](https://huggingface.co/{model})'}: "
+                     "pick a class, a seed, how many images and the truncation; or interpolate between two seeds. "
+                     "Written by `hf-gan demo --export`.\n")
+    card.save(os.path.join(folder, "README.md"))
+    return folder
+
+
+def push_space(folder: str, repo_id: str, token: str | None = None, private: bool = False) -> str:
+    """Creates the Gradio Space `repo_id` if needed and uploads `folder` (from `export_space`); returns its id."""
+    api = HfApi(token=token)
+    repo_id = api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True).repo_id
+    api.upload_folder(repo_id=repo_id, repo_type="space", folder_path=folder, commit_message="Space written by hf-gan demo --export")
+    return repo_id
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model", help="a pipeline folder or Hub repo id")
+    parser.add_argument("--scale", type=int, default=4, help="upscaling of the shown images (nearest-neighbour)")
+    parser.add_argument("--title", help="page title (default: from the model)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other machines")
+    parser.add_argument("--port", type=int, help="default: Gradio's (7860, or the next free one)")
+    parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
+    parser.add_argument("--export", metavar="DIR", help="write a Hugging Face Space (app.py, requirements.txt, README.md) instead of serving")
+    parser.add_argument("--push_space", metavar="ORG/NAME", help="create the Space ORG/NAME and upload the export")
+    parser.add_argument("--token", help="for --push_space (default: the logged-in token or HF_TOKEN)")
+    parser.add_argument("--private", action="store_true", help="make the pushed Space private")
+
+
+def run(args) -> None:
+    if args.export or args.push_space:
+        with tempfile.TemporaryDirectory() as staging:
+            folder = export_space(args.model, args.export or os.path.join(staging, "space"), args.title, args.scale)
+            print(f"wrote the Space to {folder}" if args.export else "exported the Space")
+            if args.push_space:
+                repo_id = push_space(folder, args.push_space, args.token, args.private)
+                print(f"pushed the Space to {repo_id}")
+        return
+    build_demo(args.model, args.title, args.scale, args.device).launch(server_name=args.host, server_port=args.port, share=args.share)
