@@ -115,7 +115,7 @@ def _read_json(path: str) -> dict:
         with open(path, encoding="utf-8") as file:
             return json.load(file)
     except FileNotFoundError:
-        raise OSError(f"{path} does not exist: '{os.path.dirname(path)}' is not a saved pipeline.") from None
+        raise OSError(f"'{os.path.dirname(path)}' is a folder without model_index.json: not a saved pipeline.") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}): the repository is broken.") from error
 
@@ -162,6 +162,8 @@ class HfGanPipeline(DiffusionPipeline):
         torch_dtype); a component by name (e.g. discriminator=None) to use instead of the saved one.
         """
         name = str(pretrained_model_name_or_path)
+        if kwargs.pop("use_safetensors", True) is False:
+            raise ValueError("hf_gan loads safetensors weights only: drop use_safetensors=False.")
         dtype = kwargs.pop("dtype", None) or kwargs.pop("torch_dtype", None)
         folder = _pipeline_folder(name, {key: kwargs.pop(key) for key in DOWNLOAD_OPTIONS if key in kwargs})
         model_index = _read_json(os.path.join(folder, "model_index.json"))
@@ -174,7 +176,7 @@ class HfGanPipeline(DiffusionPipeline):
             raise ValueError(f"'{name}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))}).")
         pipeline_class = pipelines[pipeline_name]
         if cls is not HfGanPipeline and pipeline_class is not cls:
-            raise ValueError(f"'{name}' holds a {pipeline_name}, not a {cls.__name__}: load it with that class "
+            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not a {cls.__name__}: load it with that class "
                              f"(hf_gan.{pipeline_name}.from_pretrained) or with hf_gan.HfGanPipeline.from_pretrained.")
 
         component_types = pipeline_class.component_types()
@@ -192,9 +194,9 @@ class HfGanPipeline(DiffusionPipeline):
                 components[component] = None
             elif entry not in ([CODE_MODULE, model_class.__name__], ["hf_gan", model_class.__name__]):
                 raise ValueError(
-                    f"Refusing to load '{name}': its model_index.json declares {component} as {entry}, not the "
-                    f"{model_class.__name__} a {pipeline_name} takes. Nothing was loaded; load repositories of other "
-                    "libraries with their own tools."
+                    f"Refusing to load '{name}': its model_index.json declares component '{component}' as {entry}, "
+                    f"not the {model_class.__name__} a {pipeline_name} takes. Nothing was imported; load repositories "
+                    "of other libraries with their own tools."
                 )
             else:
                 components[component] = model_class.from_pretrained(folder, subfolder=component)
