@@ -217,6 +217,7 @@ class HfGanPipeline(DiffusionPipeline):
         index_path = os.path.join(save_directory, "model_index.json")
         model_index = _read_json(index_path)
         model_index["_class_name"] = [CODE_MODULE, type(self).__name__]
+        model_index.pop("_name_or_path", None)  # where it was loaded from: a local path means nothing elsewhere
         code = repository_code()
         folders = [save_directory]
         for component in self.component_types():
