@@ -1,12 +1,13 @@
-"""hf_gan: GANs, conditional GANs and autoencoders as Hugging Face diffusers pipelines."""
+"""hf_gan: GANs, conditional GANs and autoencoders as Hugging Face diffusers pipelines.
+
+Importing hf_gan changes nothing in diffusers: a saved hf_gan pipeline loads with plain diffusers through the code
+module it carries (trust_remote_code=True), and with hf_gan's own `from_pretrained` without running any code.
+"""
 
 from .models import ConvAutoencoder, DCGANDiscriminator, DCGANGenerator, SafetensorsModelMixin
 from .pipelines import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline, HfGanPipeline
-from .diffusers_registration import register_with_diffusers
 
 __version__ = "0.1.0"
-
-register_with_diffusers()
 
 __all__ = [
     "AutoencoderPipeline",

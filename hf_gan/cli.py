@@ -2,8 +2,8 @@
 
 - `hf-gan evaluate PIPELINE --dataset DATA`: measure a pipeline against real MNIST digits, print a table, write
   JSON, and with --update-card the model card's evaluation section and model-index metadata.
-- `hf-gan publish FOLDER... --org ORG`: push pipeline folders (e.g. model_zoo/*) to ORG/<folder name> on the Hub,
-  with their cards' usage snippets pointing at the new repository.
+- `hf-gan publish FOLDER... --org ORG` (or `hf-gan publish FOLDER --repo_id ID`): push pipeline folders (e.g.
+  model_zoo/*) to ORG/<folder name> on the Hub, with their cards' usage sections rendered for the new repository.
 - `hf-gan train gan|autoencoder --config PRESET ...`: train in this process (hf_gan.training; `accelerate launch -m
   hf_gan.training.train_gan` for several processes).
 - `hf-gan generate MODEL`: upscaled, reproducible images, labelled grids and interpolation animations.
@@ -13,7 +13,6 @@
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from . import demo, generate as generate_command
 from .data import load_image_dataset, prepare_image_dataset
 from .hub import push_folder
 from .metrics import evaluate_images, generate, inception_fid, load_mnist_classifier
-from .model_card import update_card_metrics
+from .model_card import set_card_usage, update_card_metrics
 from .pipelines import HfGanPipeline
 
 CARD_METRICS = ("fld", "fld_floor", "class_accuracy", "classifier_accuracy_on_real", "precision", "recall",
@@ -57,26 +56,29 @@ def evaluate(args) -> dict:
     return metrics
 
 
-def publish(folders, org, token=None, private=False) -> list[str]:
-    """Uploads each pipeline folder to org/<folder name>, its card's usage snippet pointing at that repository;
-    returns the repo ids."""
+def publish(folders, org=None, repo_id=None, token=None, private=False) -> list[str]:
+    """Uploads each pipeline folder to org/<folder name> (or one folder to `repo_id`), its card's usage section
+    rendered for that repository; returns the repo ids."""
+    if (org is None) == (repo_id is None) or (repo_id and len(folders) != 1):
+        raise ValueError("Pass --org ORG (each folder goes to ORG/<folder name>) or, for one folder, --repo_id ID.")
     repo_ids = []
     for folder in folders:
-        if not os.path.isfile(os.path.join(folder, "model_index.json")):
+        model_index = os.path.join(folder, "model_index.json")
+        if not os.path.isfile(model_index):
             raise ValueError(f"{folder} is not a pipeline folder (no model_index.json).")
         name = os.path.basename(os.path.normpath(folder))
+        target = repo_id or f"{org}/{name}"
         with tempfile.TemporaryDirectory() as staging:
             shutil.copytree(folder, staging, dirs_exist_ok=True)
             card = os.path.join(staging, "README.md")
             if os.path.isfile(card):  # the snippet should load the published repo, not the local folder
-                with open(card, encoding="utf-8") as file:
-                    text = re.sub(r'from_pretrained\("[^"]*"\)', f'from_pretrained("{org}/{name}")', file.read())
-                with open(card, "w", encoding="utf-8") as file:
-                    file.write(text)
-            repo_id = push_folder(staging, f"{org}/{name}", token=token, private=private,
-                                  commit_message=f"Publish {name} with hf_gan")
-        print(f"published {folder} -> {repo_id}")
-        repo_ids.append(repo_id)
+                with open(model_index, encoding="utf-8") as file:
+                    pipeline = json.load(file)["_class_name"]
+                set_card_usage(card, pipeline[-1] if isinstance(pipeline, list) else pipeline, target)
+            target = push_folder(staging, target, token=token, private=private, saved_folder=folder,
+                                 commit_message=f"Publish {name} with hf_gan")
+        print(f"published {folder} -> {target}")
+        repo_ids.append(target)
     return repo_ids
 
 
@@ -118,7 +120,9 @@ def main(argv=None):
     ev.add_argument("--dataset_id", default="ylecun/mnist", help="dataset id for the card's model-index")
     pub = commands.add_parser("publish", help="push pipeline folders to a Hub organisation")
     pub.add_argument("folders", nargs="+", help="pipeline folders, e.g. model_zoo/*")
-    pub.add_argument("--org", required=True, help="organisation or user to publish under")
+    where = pub.add_mutually_exclusive_group(required=True)
+    where.add_argument("--org", help="organisation or user to publish under, as ORG/<folder name>")
+    where.add_argument("--repo_id", help="the repository to push one folder to")
     pub.add_argument("--token", help="default: the logged-in token or HF_TOKEN")
     pub.add_argument("--private", action="store_true")
     generate_command.add_arguments(commands.add_parser("generate", help="write images, grids or interpolations"))
@@ -137,7 +141,7 @@ def main(argv=None):
         return 0
 
     if args.command == "publish":
-        publish(args.folders, args.org, args.token, args.private)
+        publish(args.folders, args.org, args.repo_id, args.token, args.private)
         return 0
 
     if args.update_card and not os.path.isfile(os.path.join(args.pipeline, "README.md")):

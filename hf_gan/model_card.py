@@ -13,47 +13,44 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 TEMPLATE = importlib.resources.files("hf_gan") / "templates" / "model_card.md"
 METRICS_RE = re.compile(r"(<!-- hf_gan:metrics:start -->\n).*?(\n<!-- hf_gan:metrics:end -->)", re.DOTALL)
+USAGE_RE = re.compile(r"(<!-- hf_gan:usage:start -->\n).*?(\n<!-- hf_gan:usage:end -->)", re.DOTALL)
 NOT_EVALUATED = "Not evaluated yet: run `hf-gan evaluate <this folder> --dataset <data> --update-card`."
 
 KINDS = {
     "cgan": {
         "pipeline": "ConditionalGANPipeline",
-        "tags": ["gan", "conditional-gan", "image-generation", "hf_gan"],
+        "tags": ["gan", "conditional-gan", "class-conditional", "hf_gan"],
         "title": "Conditional GAN",
         "description": "A class-conditional GAN (Mirza & Osindero 2014): the generator takes noise z and a class label "
         "and returns an image of that class. Generator and discriminator are DCGAN-style convolutional networks; the "
         "discriminator is kept in the repository so training can resume or fine-tune from it.",
-        "call": "pipe(class_labels=[3, 3, 7], generator=torch.manual_seed(0)).images",
         "grid": " (one row per class)",
     },
     "gan": {
         "pipeline": "GANPipeline",
-        "tags": ["gan", "image-generation", "hf_gan"],
+        "tags": ["gan", "unconditional-image-generation", "hf_gan"],
         "title": "GAN",
         "description": "An unconditional GAN (Goodfellow et al. 2014) with DCGAN-style convolutional generator and "
         "discriminator; the discriminator is kept in the repository so training can resume or fine-tune from it.",
-        "call": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
         "grid": "",
     },
     "infogan": {
         "pipeline": "GANPipeline",
-        "tags": ["gan", "infogan", "image-generation", "hf_gan"],
+        "tags": ["gan", "infogan", "unconditional-image-generation", "hf_gan"],
         "title": "GAN with a categorical code (InfoGAN)",
         "description": "An unconditional GAN (Goodfellow et al. 2014) whose generator also takes a categorical code, "
         "trained without labels to keep the code readable from its images (InfoGAN, Chen et al. 2016, "
         "arXiv:1606.03657), so that it learns discrete modes. The pipeline draws the code with the rest of the "
         "latents (the argmax of their last entries). DCGAN-style convolutional networks; the discriminator, with the "
         "head that reads the code, is kept in the repository so training can resume or fine-tune from it.",
-        "call": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
         "grid": " (one row per code value, for the first 10)",
     },
     "autoencoder": {
         "pipeline": "AutoencoderPipeline",
-        "tags": ["autoencoder", "image-generation", "hf_gan"],
+        "tags": ["autoencoder", "unconditional-image-generation", "hf_gan"],
         "title": "Autoencoder (decoder as generator)",
         "description": "A convolutional autoencoder whose decoder serves as a generator: new images decode samples of "
         "a Gaussian fitted to the codes of the training images. It is the simple baseline the GANs must beat.",
-        "call": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
         "grid": "",
     },
 }
@@ -66,14 +63,36 @@ LIMITATIONS = (
 )
 
 
-def usage_snippet(kind: str, repo_id: str) -> str:
-    info = KINDS[kind]
+# How each pipeline is asked for images, in the card's snippet.
+CALLS = {
+    "GANPipeline": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
+    "ConditionalGANPipeline": "pipe(class_labels=[0, 0, 1], generator=torch.manual_seed(0)).images  # ids or names "
+    "(pipe.id2label)",
+    "AutoencoderPipeline": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
+}
+
+
+def usage_markdown(pipeline: str, repo_id: str) -> str:
+    """The card's usage section: loading with plain diffusers (the repository's code), or with hf_gan (no code)."""
     return (
-        f"import torch\nfrom hf_gan import {info['pipeline']}\n\n"
-        f'pipe = {info["pipeline"]}.from_pretrained("{repo_id}")\n'
-        f"images = {info['call']}\n"
-        'images[0].save("sample.png")'
+        "With diffusers alone: `trust_remote_code=True` runs this repository's `hf_gan_code.py` (hf_gan's networks "
+        "and pipelines), so read it first.\n\n"
+        f"```python\nimport torch\nfrom diffusers import DiffusionPipeline\n\n"
+        f'pipe = DiffusionPipeline.from_pretrained("{repo_id}", trust_remote_code=True)\n'
+        f'images = {CALLS[pipeline]}\nimages[0].save("sample.png")\n```\n\n'
+        "With hf_gan installed (`pip install -e .` in a checkout of hf_gan), no code from the repository runs: hf_gan "
+        "reads only its JSON and safetensors files.\n\n"
+        f'```python\nfrom hf_gan import {pipeline}\n\npipe = {pipeline}.from_pretrained("{repo_id}")\n```'
     )
+
+
+def set_card_usage(card_path: str, pipeline: str, repo_id: str) -> None:
+    """Points the usage section of the card at `card_path` to `repo_id` (e.g. when publishing a local folder)."""
+    card = ModelCard.load(card_path)
+    if not USAGE_RE.search(card.text):
+        raise ValueError(f"{card_path} has no hf_gan usage section (<!-- hf_gan:usage:start --> ... end -->).")
+    card.text = USAGE_RE.sub(lambda m: m.group(1) + usage_markdown(pipeline, repo_id) + m.group(2), card.text)
+    card.save(card_path)
 
 
 def metrics_markdown(metrics: dict, protocol: str) -> str:
@@ -98,7 +117,7 @@ def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_
     info = KINDS[kind]
     dataset_id = dataset_id or (dataset if dataset and dataset.count("/") == 1 and not os.path.exists(dataset) else None)
     card_data = ModelCardData(
-        license=license, library_name="hf_gan", pipeline_tag="unconditional-image-generation", tags=info["tags"],
+        license=license, library_name="diffusers", pipeline_tag="unconditional-image-generation", tags=info["tags"],
         datasets=[dataset_id] if dataset_id else None, model_name=os.path.basename(str(repo_id).rstrip("/")),
     )
     minutes = final_stats.get("train_minutes")
@@ -113,7 +132,7 @@ def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_
         title=f"{info['title']}: {os.path.basename(str(repo_id).rstrip('/'))}",
         description=info["description"],
         grid_caption=info["grid"],
-        usage=usage_snippet(kind, repo_id),
+        usage=usage_markdown(info["pipeline"], repo_id),
         training_command=training_command or f"training/train_{'autoencoder' if kind == 'autoencoder' else 'gan'}.py",
         hyperparameters=hyperparameters,
         training_summary=training_summary,

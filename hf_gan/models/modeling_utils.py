@@ -80,7 +80,19 @@ def check_config_types(model_class: type, config: dict, config_path: str) -> Non
                 )
 
 
-class SafetensorsModelMixin(ModelMixin):
+class _ModelType(type):
+    """Makes a class also accept instances of its re-executed copies as its own. diffusers executes a repository's
+    code module anew for each component it loads (trust_remote_code), so a remote pipeline's components are instances
+    of new class objects of the same module and name; isinstance (diffusers' type check of components, the
+    pipelines' own) should treat those as the class they are."""
+
+    def __instancecheck__(cls, instance):
+        return super().__instancecheck__(instance) or any(
+            (base.__module__, base.__qualname__) == (cls.__module__, cls.__qualname__) for base in type(instance).__mro__
+        )
+
+
+class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
     """`from_pretrained` reads safetensors only (never pickled `.bin` files), whichever entry point calls it, and
     refuses weights that miss tensors or carry extra ones, instead of leaving layers randomly initialised."""
 

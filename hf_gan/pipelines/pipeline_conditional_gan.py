@@ -25,6 +25,7 @@ class ConditionalGANPipeline(HfGanPipeline):
         id2label: dict | None = None,
     ):
         super().__init__()
+        self.register_modules(generator=generator, discriminator=discriminator)
         num_classes = generator.config.num_classes
         if not num_classes:
             raise ValueError("This generator is unconditional: use GANPipeline.")
@@ -32,7 +33,6 @@ class ConditionalGANPipeline(HfGanPipeline):
         id2label = {int(i): str(name) for i, name in (id2label or {i: str(i) for i in range(num_classes)}).items()}
         if sorted(id2label) != list(range(num_classes)):
             raise ValueError(f"id2label must name each class id 0..{num_classes - 1} once, got ids {sorted(id2label)}.")
-        self.register_modules(generator=generator, discriminator=discriminator)
         self.register_to_config(id2label=id2label)
         self.labels = {name: i for i, name in id2label.items()}
 

@@ -19,9 +19,9 @@ class GANPipeline(HfGanPipeline):
 
     def __init__(self, generator: DCGANGenerator, discriminator: DCGANDiscriminator | None = None):
         super().__init__()
+        self.register_modules(generator=generator, discriminator=discriminator)
         if generator.config.num_classes:
             raise ValueError("This generator is class-conditional: use ConditionalGANPipeline.")
-        self.register_modules(generator=generator, discriminator=discriminator)
 
     @torch.no_grad()
     def __call__(

@@ -1,46 +1,122 @@
-"""What the hf_gan pipelines share: a guarded `from_pretrained`, latent sampling and output conversion."""
+"""What the hf_gan pipelines share: loading and saving without code from the repository, latent sampling and output
+conversion.
 
+A saved pipeline follows diffusers' convention for custom code on the Hub: model_index.json names its pipeline and
+components as ["hf_gan_code", "<class>"], and the folder and each component folder hold hf_gan_code.py, hf_gan's
+model and pipeline source files joined into one module. So `diffusers.DiffusionPipeline.from_pretrained(repo,
+trust_remote_code=True)` loads it without hf_gan installed, while hf_gan's own `from_pretrained` reads only the JSON
+and safetensors files and builds this installation's classes.
+"""
+
+import importlib
 import json
 import os
+import re
+import time
+import typing
+from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline, ImagePipelineOutput
+from diffusers import DiffusionPipeline, ImagePipelineOutput, ModelMixin
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
-from huggingface_hub import constants, hf_hub_download
-from huggingface_hub.errors import LocalEntryNotFoundError
-
-from .. import models
+from huggingface_hub import HfApi, constants, snapshot_download
+from huggingface_hub.utils import (HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError,
+                                   validate_repo_id)
 
 OUTPUT_TYPES = ("pil", "np", "pt")
-# The only component classes an hf_gan model_index.json may name.
-MODEL_CLASSES = frozenset(name for name in models.__all__ if name != "SafetensorsModelMixin")
-# `from_pretrained` keyword arguments that say where to read model_index.json from.
-_DOWNLOAD_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "force_download")
+CODE_MODULE = "hf_gan_code"
+# hf_gan's source files joined, in this order, into the CODE_MODULE file a saved pipeline carries (paths relative to
+# the hf_gan package). One file, because diffusers downloads only the named module file of a component folder.
+CODE_SOURCES = (
+    "models/modeling_utils.py", "models/blocks.py", "models/dcgan.py", "models/autoencoder.py",
+    "pipelines/pipeline_utils.py", "pipelines/pipeline_gan.py", "pipelines/pipeline_conditional_gan.py",
+    "pipelines/pipeline_autoencoder.py",
+)
+CODE_HEADER = (
+    "# hf_gan's networks and pipelines (hf_gan/models and hf_gan/pipelines, joined into one module by\n"
+    "# HfGanPipeline.save_pretrained), so that diffusers loads this repository without hf_gan installed:\n"
+    "# DiffusionPipeline.from_pretrained(repo, trust_remote_code=True). hf_gan's own from_pretrained never runs it.\n"
+)
+# Relative imports between the joined files, which the joined module does without.
+RELATIVE_IMPORT = re.compile(r"^from \.[\w.]* import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
+# What hf_gan downloads of a repository: configs and weights, never code or pickles.
+DOWNLOAD_PATTERNS = ["*.json", "*.safetensors"]
+DOWNLOAD_OPTIONS = ("revision", "cache_dir", "token", "local_files_only", "force_download")
 
 
-def _read_model_index(pretrained_model_name_or_path, kwargs) -> dict:
-    if os.path.isdir(pretrained_model_name_or_path):
-        path = os.path.join(pretrained_model_name_or_path, "model_index.json")
-        if not os.path.isfile(path):
-            raise OSError(f"'{pretrained_model_name_or_path}' is a folder without model_index.json: not a pipeline.")
-    else:
+def _network_errors() -> tuple[type[Exception], ...]:
+    """Errors of an unreachable or silent Hub, from whichever HTTP library this huggingface_hub uses (httpx2, httpx
+    or requests; imported by name so that diffusers' import check of this module asks for none of them)."""
+    errors = []
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "RequestException")):
         try:
-            path = hf_hub_download(
-                pretrained_model_name_or_path,
-                "model_index.json",
-                **{key: kwargs[key] for key in _DOWNLOAD_KWARGS if key in kwargs},
-            )
-        except LocalEntryNotFoundError as error:
-            raise OSError(
-                f"Cannot load '{pretrained_model_name_or_path}': the Hub ({constants.ENDPOINT}) could not be reached "
-                "and no copy is cached. Check the network and HF_ENDPOINT, or load it once online; afterwards "
-                "local_files_only=True (or HF_HUB_OFFLINE=1) loads the cached copy."
-            ) from error
+            errors.append(getattr(importlib.import_module(module), name))
+        except ImportError:
+            pass
+    return tuple(errors)
+
+
+NETWORK_ERRORS = _network_errors()
+
+
+def hub_repo_info(repo_id: str, revision: str | None = None, token=None, repo_type: str | None = None):
+    """The repository's info, or None when the Hub cannot be reached (tried twice, each within
+    HF_HUB_ETAG_TIMEOUT seconds); errors the Hub answers with (no such repository or revision) propagate."""
+    for attempt in range(2):
+        try:
+            return HfApi().repo_info(repo_id, revision=revision, token=token, repo_type=repo_type,
+                                     timeout=constants.HF_HUB_ETAG_TIMEOUT)
+        except HfHubHTTPError:
+            raise
+        except NETWORK_ERRORS:
+            if attempt == 0:
+                time.sleep(1)
+    return None
+
+
+def repository_code() -> str:
+    """The text of the CODE_MODULE file a saved pipeline carries."""
+    if __name__ != "hf_gan.pipelines.pipeline_utils":  # this is a repository's copy of it: save that copy again
+        return Path(__file__).read_text(encoding="utf-8")
+    package = Path(__file__).resolve().parents[1]
+    sources = [RELATIVE_IMPORT.sub("", (package / source).read_text(encoding="utf-8")) for source in CODE_SOURCES]
+    return CODE_HEADER + "\n\n".join(sources)
+
+
+def _pipeline_folder(name: str, options: dict) -> str:
+    """A local folder as it is; a Hub repo id downloaded (JSON and safetensors only) to the cache."""
+    if os.path.isdir(name):
+        return name
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise OSError(f"No folder '{name}' exists (looked for {os.path.abspath(name)}).") from None
+    not_here = f"No folder '{name}' exists here ({os.getcwd()}), so it was looked up as a Hub repository"
+    offline = options.get("local_files_only") or constants.HF_HUB_OFFLINE
+    try:
+        if not offline and hub_repo_info(name, options.get("revision"), options.get("token")) is None:
+            offline = "unreachable"
+        return snapshot_download(name, allow_patterns=DOWNLOAD_PATTERNS, etag_timeout=constants.HF_HUB_ETAG_TIMEOUT,
+                                 **{**options, "local_files_only": bool(offline)})
+    except RepositoryNotFoundError as error:
+        raise OSError(f"{not_here}, and {constants.ENDPOINT} has no repository '{name}' (or it is private: "
+                      "pass token=).") from error
+    except LocalEntryNotFoundError as error:
+        why = (f"the Hub ({constants.ENDPOINT}) could not be reached" if offline == "unreachable"
+               else "local_files_only=True (or HF_HUB_OFFLINE=1) was asked for")
+        raise OSError(f"{not_here}: {why}, and no copy of it is cached. Check the network and HF_ENDPOINT, or load "
+                      "it once online; afterwards local_files_only=True (or HF_HUB_OFFLINE=1) loads the cached copy."
+                      ) from error
+
+
+def _read_json(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as file:
             return json.load(file)
+    except FileNotFoundError:
+        raise OSError(f"'{os.path.dirname(path)}' is a folder without model_index.json: not a saved pipeline.") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}): the repository is broken.") from error
 
@@ -83,35 +159,110 @@ class HfGanPipeline(DiffusionPipeline):
         self.image_processor = VaeImageProcessor(do_resize=False, do_normalize=True)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
-        """diffusers' `from_pretrained`, after checking that model_index.json names only hf_gan classes.
+    def component_types(cls) -> dict[str, type]:
+        """The model class of each component, as the pipeline's __init__ declares it."""
+        types = {}
+        for name, hint in typing.get_type_hints(cls.__init__).items():
+            for option in typing.get_args(hint) or (hint,):
+                if isinstance(option, type) and issubclass(option, ModelMixin):
+                    types[name] = option
+        return types
 
-        Nothing a repository names is imported before that check passes, and weights load from safetensors only.
-        Called on `HfGanPipeline` itself, it loads whichever hf_gan pipeline the repository holds.
+    def register_modules(self, **modules):
+        """diffusers' register_modules, refusing any component that is not the model class __init__ declares, so
+        that no loader builds an hf_gan pipeline around another model."""
+        expected = self.component_types()
+        for name, module in modules.items():
+            if module is not None and name in expected and not isinstance(module, expected[name]):
+                raise TypeError(f"{type(self).__name__}'s {name} must be a {expected[name].__name__}, got "
+                                f"{type(module).__module__}.{type(module).__name__}.")
+        super().register_modules(**modules)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Loads a saved hf_gan pipeline from a folder or Hub repo id, running no code from it.
+
+        model_index.json must name an hf_gan pipeline and, for each component, the model class that pipeline
+        declares (as ["hf_gan_code", "<class>"], or ["hf_gan", "<class>"] as older versions wrote it); weights load
+        from safetensors only into this installation's classes. Called on HfGanPipeline itself, it loads whichever
+        pipeline the repository holds.
+
+        Keyword arguments: revision, cache_dir, token, local_files_only, force_download (Hub downloads); dtype (or
+        torch_dtype); a component by name (e.g. discriminator=None) to use instead of the saved one.
         """
-        model_index = _read_model_index(str(pretrained_model_name_or_path), kwargs)
+        name = str(pretrained_model_name_or_path)
+        if kwargs.pop("use_safetensors", True) is False:
+            raise ValueError("hf_gan loads safetensors weights only: drop use_safetensors=False.")
+        dtype = kwargs.pop("dtype", None) or kwargs.pop("torch_dtype", None)
+        folder = _pipeline_folder(name, {key: kwargs.pop(key) for key in DOWNLOAD_OPTIONS if key in kwargs})
+        model_index = _read_json(os.path.join(folder, "model_index.json"))
+
+        pipelines = {pipeline.__name__: pipeline for pipeline in HfGanPipeline.__subclasses__()}
         pipeline_name = model_index.get("_class_name")
-        if cls is HfGanPipeline:
-            pipelines = {subclass.__name__: subclass for subclass in cls.__subclasses__()}
-            if pipeline_name not in pipelines:
-                raise ValueError(f"'{pretrained_model_name_or_path}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))}).")
-            return pipelines[pipeline_name].from_pretrained(pretrained_model_name_or_path, **kwargs)
-        if pipeline_name != cls.__name__:
-            raise ValueError(
-                f"'{pretrained_model_name_or_path}' holds a {pipeline_name!r}, not a {cls.__name__}: "
-                f"load it with that class (hf_gan.{pipeline_name}.from_pretrained)."
-            )
-        for name, value in model_index.items():
-            if name.startswith("_") or not isinstance(value, list):
-                continue
-            is_hf_gan_model = len(value) == 2 and value[0] == "hf_gan" and value[1] in MODEL_CLASSES
-            if value != [None, None] and not is_hf_gan_model:
+        if isinstance(pipeline_name, list) and len(pipeline_name) == 2 and pipeline_name[0] == CODE_MODULE:
+            pipeline_name = pipeline_name[1]
+        if pipeline_name not in pipelines:
+            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))}).")
+        pipeline_class = pipelines[pipeline_name]
+        if cls is not HfGanPipeline and pipeline_class is not cls:
+            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not a {cls.__name__}: load it with that class "
+                             f"(hf_gan.{pipeline_name}.from_pretrained) or with hf_gan.HfGanPipeline.from_pretrained.")
+
+        component_types = pipeline_class.component_types()
+        unknown = set(kwargs) - set(component_types)
+        if unknown:
+            raise TypeError(f"{pipeline_name}.from_pretrained got unexpected arguments {sorted(unknown)}: it takes "
+                            f"{', '.join(DOWNLOAD_OPTIONS)}, dtype and the components {sorted(component_types)}.")
+        components = {}
+        for component, model_class in component_types.items():
+            entry = model_index.get(component)
+            saved = os.path.isfile(os.path.join(folder, component, "config.json"))
+            if component in kwargs:
+                components[component] = kwargs[component]
+            elif component in pipeline_class._optional_components and (entry in (None, [None, None]) or not saved):
+                components[component] = None
+            elif entry not in ([CODE_MODULE, model_class.__name__], ["hf_gan", model_class.__name__]):
                 raise ValueError(
-                    f"Refusing to load '{pretrained_model_name_or_path}': its model_index.json declares component "
-                    f"'{name}' as {value}, which is not an hf_gan model ({', '.join(sorted(MODEL_CLASSES))}). "
-                    "Nothing was imported. Only load repositories you trust with other tools."
+                    f"Refusing to load '{name}': its model_index.json declares component '{component}' as {entry}, "
+                    f"not the {model_class.__name__} a {pipeline_name} takes. Nothing was imported; load repositories "
+                    "of other libraries with their own tools."
                 )
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+            else:
+                components[component] = model_class.from_pretrained(folder, subfolder=component)
+
+        config = {key: value for key, value in model_index.items() if not key.startswith("_") and key not in component_types}
+        pipe = pipeline_class(**components, **config)
+        pipe.register_to_config(_name_or_path=name)
+        return pipe.to(dtype=dtype) if dtype is not None else pipe
+
+    def save_pretrained(self, save_directory, safe_serialization: bool = True, push_to_hub: bool = False, **kwargs):
+        """Saves weights (safetensors), configs and model_index.json, plus the code module diffusers loads with
+        trust_remote_code=True (see the module docstring). With push_to_hub, uploads the folder to kwargs["repo_id"]
+        (default: the folder's name)."""
+        if not safe_serialization:
+            raise ValueError("hf_gan saves safetensors only: drop safe_serialization=False.")
+        hub_kwargs = {key: kwargs.pop(key) for key in ("repo_id", "token", "private", "commit_message") if key in kwargs}
+        super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
+        index_path = os.path.join(save_directory, "model_index.json")
+        model_index = _read_json(index_path)
+        model_index["_class_name"] = [CODE_MODULE, type(self).__name__]
+        model_index.pop("_name_or_path", None)  # where it was loaded from: a local path means nothing elsewhere
+        code = repository_code()
+        folders = [save_directory]
+        for component in self.component_types():
+            module = getattr(self, component)
+            if module is not None:
+                model_index[component] = [CODE_MODULE, type(module).__name__]
+                folders.append(os.path.join(save_directory, component))
+        with open(index_path, "w", encoding="utf-8") as file:
+            file.write(json.dumps(model_index, indent=2, sort_keys=True) + "\n")
+        for folder in folders:
+            Path(folder, f"{CODE_MODULE}.py").write_text(code, encoding="utf-8")
+        if push_to_hub:
+            repo_id = hub_kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
+            private = hub_kwargs.pop("private", False)
+            repo_id = HfApi().create_repo(repo_id, exist_ok=True, private=private, token=hub_kwargs.get("token")).repo_id
+            HfApi().upload_folder(repo_id=repo_id, folder_path=save_directory, **hub_kwargs)
 
     def check_output_type(self, output_type: str) -> None:
         if output_type not in OUTPUT_TYPES:

@@ -1,0 +1,833 @@
+# hf_gan's networks and pipelines (hf_gan/models and hf_gan/pipelines, joined into one module by
+# HfGanPipeline.save_pretrained), so that diffusers loads this repository without hf_gan installed:
+# DiffusionPipeline.from_pretrained(repo, trust_remote_code=True). hf_gan's own from_pretrained never runs it.
+"""The base of every hf_gan model: a diffusers ModelMixin that loads safetensors weights strictly and nothing else."""
+
+from diffusers import ModelMixin
+
+
+class _ModelType(type):
+    """Makes a class also accept instances of its re-executed copies as its own. diffusers executes a repository's
+    code module anew for each component it loads (trust_remote_code), so a remote pipeline's components are instances
+    of new class objects of the same module and name; isinstance (diffusers' type check of components, the
+    pipelines' own) should treat those as the class they are."""
+
+    def __instancecheck__(cls, instance):
+        return super().__instancecheck__(instance) or any(
+            (base.__module__, base.__qualname__) == (cls.__module__, cls.__qualname__) for base in type(instance).__mro__
+        )
+
+
+class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
+    """`from_pretrained` reads safetensors only (never pickled `.bin` files), whichever entry point calls it, and
+    refuses weights that miss tensors or carry extra ones, instead of leaving layers randomly initialised."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        if kwargs.get("use_safetensors") is False:
+            raise ValueError(f"{cls.__name__} loads safetensors weights only: drop use_safetensors=False.")
+        kwargs["use_safetensors"] = True
+        return_loading_info = kwargs.pop("output_loading_info", False)
+        where = f"{pretrained_model_name_or_path}/{kwargs['subfolder']}" if kwargs.get("subfolder") else pretrained_model_name_or_path
+        try:
+            model, loading_info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
+            problems = {k: v for k, v in loading_info.items() if k != "error_msgs" and v}
+            if problems:
+                raise ValueError(f"the weights do not match the model's config: {problems}")
+        except (OSError, ValueError, RuntimeError) as error:
+            cause = f" ({error.__cause__})" if error.__cause__ else ""
+            raise type(error)(
+                f"Could not load {cls.__name__} from '{where}': {error}{cause}\n"
+                "The weight file may be truncated or tampered with, or config.json may not match it: re-download it "
+                "(force_download=True) or re-save the model with save_pretrained."
+            ) from error
+        return (model, loading_info) if return_loading_info else model
+
+
+"""Convolutional stacks shared by the generator, the discriminator and the autoencoder.
+
+DCGAN layout (Radford et al. 2015): strided 4x4 convolutions halve the resolution on the way down, transposed 4x4
+convolutions double it on the way up. A stack starts (or ends) at 7x7 for 28-pixel images (MNIST) and at 4x4 for
+powers of two, so `sample_size` must be 28 or 7 * 2**k, or 4 * 2**k.
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+NORMS = ("batch", "spectral", "none")
+
+
+def stack_geometry(sample_size: int) -> tuple[int, int]:
+    """Returns (base resolution, number of 2x resampling stages) for a square image of `sample_size` pixels."""
+    for base in (4, 7):
+        stages = math.log2(sample_size / base) if sample_size >= base else -1
+        if stages >= 1 and stages == int(stages):
+            return base, int(stages)
+    raise ValueError(
+        f"sample_size={sample_size} is not supported: use 28 (MNIST), 7 * 2**k or a power of two from 8 upwards "
+        "(e.g. 32 or 64), and resize your dataset to it."
+    )
+
+
+def stage_widths(base_channels: int, stages: int) -> list[int]:
+    """Channel widths from the full-resolution stage to the deepest one: base, 2*base, ... capped at 8*base."""
+    return [base_channels * min(2**i, 8) for i in range(stages)]
+
+
+def _check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r} is not one of {NORMS}.")
+
+
+class ConvEncoder(nn.Module):
+    """Image (N, C, S, S) -> flat features (N, out_features), by strided convolutions with LeakyReLU.
+
+    `extra_layers` 3x3 convolutions (twice as wide) at the lowest resolution widen what each feature sees: at 28 px,
+    from a 10x10-pixel patch to 26x26 for the centre one, so a linear head on top no longer just sums local evidence."""
+
+    def __init__(self, in_channels: int, sample_size: int, base_channels: int, norm: str, extra_layers: int = 0):
+        super().__init__()
+        _check_norm(norm)
+        base, stages = stack_geometry(sample_size)
+        widths = stage_widths(base_channels, stages)
+        wrap = _spectral_norm if norm == "spectral" else (lambda layer: layer)
+        layers = []
+        for i, (c_in, c_out) in enumerate(zip([in_channels] + widths[:-1], widths)):
+            layers.append(wrap(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=norm != "batch")))
+            # DCGAN: no normalisation on the layer that sees raw pixels.
+            if norm == "batch" and i > 0:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+        extra_widths = [widths[-1]] + [2 * widths[-1]] * extra_layers
+        for c_in, c_out in zip(extra_widths, extra_widths[1:]):
+            layers += [wrap(nn.Conv2d(c_in, c_out, 3, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
+        self.layers = nn.Sequential(*layers, nn.Flatten())
+        self.out_features = extra_widths[-1] * base * base
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+class ClassConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017; Miyato & Koyama 2018)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Embedding(num_classes, channels)
+        self.shift = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, class_labels: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * self.scale(class_labels)[:, :, None, None] + self.shift(class_labels)[:, :, None, None]
+
+
+class ConvDecoder(nn.Module):
+    """Vector (N, in_features) -> image (N, C, S, S) in [-1, 1], by transposed convolutions with BatchNorm + ReLU.
+
+    With `num_classes`, every BatchNorm takes its scale and shift from the class label (forward's `class_labels`)."""
+
+    def __init__(self, in_features: int, out_channels: int, sample_size: int, base_channels: int, num_classes: int | None = None):
+        super().__init__()
+        base, stages = stack_geometry(sample_size)
+        widths = stage_widths(base_channels, stages)[::-1]
+        self.project = nn.Sequential(nn.Linear(in_features, widths[0] * base * base, bias=False), nn.Unflatten(1, (widths[0], base, base)))
+        self.convs = nn.ModuleList(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
+                                   for c_in, c_out in zip(widths, widths[1:] + [widths[-1]]))
+        # one norm after the projection and one after each transposed convolution
+        norm_widths = [widths[0]] + widths[1:] + [widths[-1]]
+        self.norms = nn.ModuleList(ClassConditionalBatchNorm2d(c, num_classes) if num_classes else nn.BatchNorm2d(c) for c in norm_widths)
+        self.to_image = nn.Sequential(nn.Conv2d(widths[-1], out_channels, 3, padding=1), nn.Tanh())
+
+    def forward(self, features: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        norm_args = () if class_labels is None else (class_labels.long(),)
+        x = torch.relu(self.norms[0](self.project(features), *norm_args))
+        for conv, norm in zip(self.convs, self.norms[1:]):
+            x = torch.relu(norm(conv(x), *norm_args))
+        return self.to_image(x)
+
+
+"""DCGAN-style generator and discriminator, unconditional or conditioned on a class label.
+
+Conditioning follows Mirza & Osindero (2014): the generator sees the one-hot label concatenated to its noise (and,
+with `class_conditional_norm`, takes the scale and shift of every BatchNorm from the label, which conditions more
+strongly). The discriminator either sees the one-hot label as extra input channels (`conditioning="concat"`, the
+paper's recipe) or scores the label against its features with a projection (`conditioning="projection"`, Miyato &
+Koyama 2018), which trains faster and is the default. `auxiliary_classifier=True` adds a head that predicts the class
+from the same features (AC-GAN, Odena et al. 2017), which the training script can use as an extra, strong
+conditioning signal. For an unconditional GAN, `categorical_code` adds InfoGAN's categorical latent code (Chen et
+al. 2016) to G, and to D the head that reads it back. `extra_layers` deepens the discriminator at its lowest
+resolution (see ConvEncoder): two such layers cut the unconditional MNIST GAN's FLD 2.5-fold at equal steps
+(README), and the MNIST presets use them.
+"""
+
+import torch
+import torch.nn.functional as F
+from diffusers import ConfigMixin
+from diffusers.configuration_utils import register_to_config
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+CONDITIONINGS = ("projection", "concat")
+
+
+def _one_hot(class_labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    return F.one_hot(class_labels.long(), num_classes).to(dtype)
+
+
+def _require_labels(class_labels, num_classes, model_name):
+    if num_classes and class_labels is None:
+        raise ValueError(f"{model_name} is conditional ({num_classes} classes): pass class_labels.")
+    if not num_classes and class_labels is not None:
+        raise ValueError(f"{model_name} is unconditional: do not pass class_labels.")
+
+
+class DCGANGenerator(SafetensorsModelMixin, ConfigMixin):
+    """Maps latents z ~ N(0, I) of size `latent_dim` (and a class label if `num_classes`) to images in [-1, 1].
+
+    With `categorical_code=K` (InfoGAN, Chen et al. 2016), the last K latent entries pick a categorical code c, their
+    argmax (uniform over K values, since they are i.i.d. normal), which G sees one-hot instead of those entries. An
+    unconditional GAN trained to make c recoverable from its images (train_gan.py --categorical_code) learns discrete
+    modes, such as MNIST's digits, without labels."""
+
+    @register_to_config
+    def __init__(
+        self,
+        latent_dim: int = 64,
+        sample_size: int = 28,
+        out_channels: int = 1,
+        base_channels: int = 32,
+        num_classes: int | None = None,
+        class_conditional_norm: bool = False,
+        categorical_code: int = 0,
+    ):
+        super().__init__()
+        if num_classes and categorical_code:
+            raise ValueError("A generator takes a class label (num_classes) or a categorical code, not both.")
+        if not 0 <= categorical_code < latent_dim:
+            raise ValueError(f"categorical_code={categorical_code} must be at least 0 and below latent_dim={latent_dim}.")
+        if class_conditional_norm and not (num_classes or categorical_code):
+            raise ValueError("class_conditional_norm needs num_classes or categorical_code.")
+        self.decoder = ConvDecoder(latent_dim + (num_classes or 0), out_channels, sample_size, base_channels,
+                                   (num_classes or categorical_code) if class_conditional_norm else None)
+
+    def split_code(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the Gaussian part of `latents`, the categorical code they pick) for a generator with `categorical_code`."""
+        size = self.config.categorical_code
+        return latents[:, :-size], latents[:, -size:].argmax(1)
+
+    def forward(self, latents: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        num_classes, code_size = self.config.num_classes, self.config.categorical_code
+        _require_labels(class_labels, num_classes, type(self).__name__)
+        if code_size:  # the code plays the label's part
+            latents, class_labels = self.split_code(latents)
+            num_classes = code_size
+        if num_classes:
+            latents = torch.cat([latents, _one_hot(class_labels, num_classes, latents.dtype)], dim=1)
+        return self.decoder(latents, class_labels if self.config.class_conditional_norm else None)
+
+
+class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
+    """Scores images (and their class labels if `num_classes`): returns one logit per image, D(x) = sigmoid(logit).
+
+    An auxiliary head on D's features predicts the class (`auxiliary_classifier`, AC-GAN) or a generator's
+    categorical code (`categorical_code=K`, InfoGAN's Q network, which shares D's layers as in the paper)."""
+
+    @register_to_config
+    def __init__(
+        self,
+        sample_size: int = 28,
+        in_channels: int = 1,
+        base_channels: int = 32,
+        num_classes: int | None = None,
+        conditioning: str = "projection",
+        norm: str = "spectral",
+        auxiliary_classifier: bool = False,
+        extra_layers: int = 0,
+        categorical_code: int = 0,
+    ):
+        super().__init__()
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning={conditioning!r} is not one of {CONDITIONINGS}.")
+        concat_channels = num_classes if num_classes and conditioning == "concat" else 0
+        self.encoder = ConvEncoder(in_channels + concat_channels, sample_size, base_channels, norm, extra_layers)
+        wrap = spectral_norm if norm == "spectral" else (lambda layer: layer)
+        self.head = wrap(nn.Linear(self.encoder.out_features, 1))
+        if num_classes and conditioning == "projection":
+            self.class_embedding = wrap(nn.Embedding(num_classes, self.encoder.out_features))
+        if auxiliary_classifier and not num_classes:
+            raise ValueError("auxiliary_classifier needs num_classes.")
+        if auxiliary_classifier and categorical_code:
+            raise ValueError("The auxiliary head predicts the class (auxiliary_classifier) or a categorical code, not both.")
+        if auxiliary_classifier or categorical_code:
+            self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes if auxiliary_classifier else categorical_code))
+
+    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False):
+        """One real/fake logit per image; with `return_class_logits`, also the auxiliary head's class (or code) logits."""
+        if return_class_logits and not hasattr(self, "class_head"):
+            raise ValueError("return_class_logits needs a discriminator built with auxiliary_classifier=True or categorical_code.")
+        num_classes = self.config.num_classes
+        _require_labels(class_labels, num_classes, type(self).__name__)
+        if num_classes and self.config.conditioning == "concat":
+            size = images.shape[-1]
+            label_maps = _one_hot(class_labels, num_classes, images.dtype)[:, :, None, None]
+            images = torch.cat([images, label_maps.expand(-1, -1, size, size)], dim=1)
+        features = self.encoder(images)
+        logits = self.head(features).squeeze(1)
+        if num_classes and self.config.conditioning == "projection":
+            logits = logits + (self.class_embedding(class_labels.long()) * features).sum(dim=1)
+        if return_class_logits:
+            return logits, self.class_head(features)
+        return logits
+
+
+"""A convolutional autoencoder whose decoder doubles as a generator: the first, simple idea of image generation.
+
+A plain autoencoder puts no prior on its codes, so decoding N(0, I) noise gives poor images. We fit a Gaussian to the
+codes of the training set after training (`fit_latent_prior`) and sample from it: noise eps ~ N(0, I) becomes the code
+mean + L eps, with L the Cholesky factor of the code covariance. The mean and L are buffers, saved with the weights.
+"""
+
+import torch
+from diffusers import ConfigMixin
+from diffusers.configuration_utils import register_to_config
+from torch import nn
+
+
+
+class ConvAutoencoder(SafetensorsModelMixin, ConfigMixin):
+    @register_to_config
+    def __init__(self, latent_dim: int = 16, sample_size: int = 28, channels: int = 1, base_channels: int = 32):
+        super().__init__()
+        features = ConvEncoder(channels, sample_size, base_channels, norm="batch")
+        self.encoder = nn.Sequential(features, nn.Linear(features.out_features, latent_dim))
+        self.decoder = ConvDecoder(latent_dim, channels, sample_size, base_channels)
+        self.register_buffer("latent_mean", torch.zeros(latent_dim))
+        self.register_buffer("latent_scale_tril", torch.eye(latent_dim))
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder(images)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.decoder(codes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(images))
+
+    @torch.no_grad()
+    def fit_latent_prior(self, codes: torch.Tensor) -> None:
+        """Sets the Gaussian sampling prior to the mean and covariance of `codes` (N, latent_dim), N > latent_dim."""
+        codes = codes.double()
+        covariance = torch.cov(codes.T) + 1e-5 * torch.eye(codes.shape[1], dtype=codes.dtype, device=codes.device)
+        self.latent_mean.copy_(codes.mean(0))
+        self.latent_scale_tril.copy_(torch.linalg.cholesky(covariance))
+
+    def noise_to_codes(self, noise: torch.Tensor) -> torch.Tensor:
+        return self.latent_mean + noise @ self.latent_scale_tril.T
+
+    def codes_to_noise(self, codes: torch.Tensor) -> torch.Tensor:
+        centred = (codes - self.latent_mean).T.float()
+        return torch.linalg.solve_triangular(self.latent_scale_tril.float(), centred, upper=False).T.to(codes.dtype)
+
+
+"""What the hf_gan pipelines share: loading and saving without code from the repository, latent sampling and output
+conversion.
+
+A saved pipeline follows diffusers' convention for custom code on the Hub: model_index.json names its pipeline and
+components as ["hf_gan_code", "<class>"], and the folder and each component folder hold hf_gan_code.py, hf_gan's
+model and pipeline source files joined into one module. So `diffusers.DiffusionPipeline.from_pretrained(repo,
+trust_remote_code=True)` loads it without hf_gan installed, while hf_gan's own `from_pretrained` reads only the JSON
+and safetensors files and builds this installation's classes.
+"""
+
+import importlib
+import json
+import os
+import re
+import time
+import typing
+from pathlib import Path
+
+import torch
+from diffusers import DiffusionPipeline, ImagePipelineOutput, ModelMixin
+from diffusers.image_processor import VaeImageProcessor
+from diffusers.utils.torch_utils import randn_tensor
+from huggingface_hub import HfApi, constants, snapshot_download
+from huggingface_hub.utils import (HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError,
+                                   validate_repo_id)
+
+OUTPUT_TYPES = ("pil", "np", "pt")
+CODE_MODULE = "hf_gan_code"
+# hf_gan's source files joined, in this order, into the CODE_MODULE file a saved pipeline carries (paths relative to
+# the hf_gan package). One file, because diffusers downloads only the named module file of a component folder.
+CODE_SOURCES = (
+    "models/modeling_utils.py", "models/blocks.py", "models/dcgan.py", "models/autoencoder.py",
+    "pipelines/pipeline_utils.py", "pipelines/pipeline_gan.py", "pipelines/pipeline_conditional_gan.py",
+    "pipelines/pipeline_autoencoder.py",
+)
+CODE_HEADER = (
+    "# hf_gan's networks and pipelines (hf_gan/models and hf_gan/pipelines, joined into one module by\n"
+    "# HfGanPipeline.save_pretrained), so that diffusers loads this repository without hf_gan installed:\n"
+    "# DiffusionPipeline.from_pretrained(repo, trust_remote_code=True). hf_gan's own from_pretrained never runs it.\n"
+)
+# Relative imports between the joined files, which the joined module does without.
+RELATIVE_IMPORT = re.compile(r"^from \.[\w.]* import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
+# What hf_gan downloads of a repository: configs and weights, never code or pickles.
+DOWNLOAD_PATTERNS = ["*.json", "*.safetensors"]
+DOWNLOAD_OPTIONS = ("revision", "cache_dir", "token", "local_files_only", "force_download")
+
+
+def _network_errors() -> tuple[type[Exception], ...]:
+    """Errors of an unreachable or silent Hub, from whichever HTTP library this huggingface_hub uses (httpx2, httpx
+    or requests; imported by name so that diffusers' import check of this module asks for none of them)."""
+    errors = []
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "RequestException")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except ImportError:
+            pass
+    return tuple(errors)
+
+
+NETWORK_ERRORS = _network_errors()
+
+
+def hub_repo_info(repo_id: str, revision: str | None = None, token=None, repo_type: str | None = None):
+    """The repository's info, or None when the Hub cannot be reached (tried twice, each within
+    HF_HUB_ETAG_TIMEOUT seconds); errors the Hub answers with (no such repository or revision) propagate."""
+    for attempt in range(2):
+        try:
+            return HfApi().repo_info(repo_id, revision=revision, token=token, repo_type=repo_type,
+                                     timeout=constants.HF_HUB_ETAG_TIMEOUT)
+        except HfHubHTTPError:
+            raise
+        except NETWORK_ERRORS:
+            if attempt == 0:
+                time.sleep(1)
+    return None
+
+
+def repository_code() -> str:
+    """The text of the CODE_MODULE file a saved pipeline carries."""
+    if __name__ != "hf_gan.pipelines.pipeline_utils":  # this is a repository's copy of it: save that copy again
+        return Path(__file__).read_text(encoding="utf-8")
+    package = Path(__file__).resolve().parents[1]
+    sources = [RELATIVE_IMPORT.sub("", (package / source).read_text(encoding="utf-8")) for source in CODE_SOURCES]
+    return CODE_HEADER + "\n\n".join(sources)
+
+
+def _pipeline_folder(name: str, options: dict) -> str:
+    """A local folder as it is; a Hub repo id downloaded (JSON and safetensors only) to the cache."""
+    if os.path.isdir(name):
+        return name
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise OSError(f"No folder '{name}' exists (looked for {os.path.abspath(name)}).") from None
+    not_here = f"No folder '{name}' exists here ({os.getcwd()}), so it was looked up as a Hub repository"
+    offline = options.get("local_files_only") or constants.HF_HUB_OFFLINE
+    try:
+        if not offline and hub_repo_info(name, options.get("revision"), options.get("token")) is None:
+            offline = "unreachable"
+        return snapshot_download(name, allow_patterns=DOWNLOAD_PATTERNS, etag_timeout=constants.HF_HUB_ETAG_TIMEOUT,
+                                 **{**options, "local_files_only": bool(offline)})
+    except RepositoryNotFoundError as error:
+        raise OSError(f"{not_here}, and {constants.ENDPOINT} has no repository '{name}' (or it is private: "
+                      "pass token=).") from error
+    except LocalEntryNotFoundError as error:
+        why = (f"the Hub ({constants.ENDPOINT}) could not be reached" if offline == "unreachable"
+               else "local_files_only=True (or HF_HUB_OFFLINE=1) was asked for")
+        raise OSError(f"{not_here}: {why}, and no copy of it is cached. Check the network and HF_ENDPOINT, or load "
+                      "it once online; afterwards local_files_only=True (or HF_HUB_OFFLINE=1) loads the cached copy."
+                      ) from error
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except FileNotFoundError:
+        raise OSError(f"'{os.path.dirname(path)}' is a folder without model_index.json: not a saved pipeline.") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): the repository is broken.") from error
+
+
+class HfGanPipeline(DiffusionPipeline):
+    """Base of the hf_gan pipelines (GANPipeline, ConditionalGANPipeline, AutoencoderPipeline).
+
+    `HfGanPipeline.from_pretrained(repo_or_folder)` loads any of them, by the class its model_index.json names."""
+
+    def __init__(self):
+        super().__init__()
+        self.image_processor = VaeImageProcessor(do_resize=False, do_normalize=True)
+
+    @classmethod
+    def component_types(cls) -> dict[str, type]:
+        """The model class of each component, as the pipeline's __init__ declares it."""
+        types = {}
+        for name, hint in typing.get_type_hints(cls.__init__).items():
+            for option in typing.get_args(hint) or (hint,):
+                if isinstance(option, type) and issubclass(option, ModelMixin):
+                    types[name] = option
+        return types
+
+    def register_modules(self, **modules):
+        """diffusers' register_modules, refusing any component that is not the model class __init__ declares, so
+        that no loader builds an hf_gan pipeline around another model."""
+        expected = self.component_types()
+        for name, module in modules.items():
+            if module is not None and name in expected and not isinstance(module, expected[name]):
+                raise TypeError(f"{type(self).__name__}'s {name} must be a {expected[name].__name__}, got "
+                                f"{type(module).__module__}.{type(module).__name__}.")
+        super().register_modules(**modules)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Loads a saved hf_gan pipeline from a folder or Hub repo id, running no code from it.
+
+        model_index.json must name an hf_gan pipeline and, for each component, the model class that pipeline
+        declares (as ["hf_gan_code", "<class>"], or ["hf_gan", "<class>"] as older versions wrote it); weights load
+        from safetensors only into this installation's classes. Called on HfGanPipeline itself, it loads whichever
+        pipeline the repository holds.
+
+        Keyword arguments: revision, cache_dir, token, local_files_only, force_download (Hub downloads); dtype (or
+        torch_dtype); a component by name (e.g. discriminator=None) to use instead of the saved one.
+        """
+        name = str(pretrained_model_name_or_path)
+        if kwargs.pop("use_safetensors", True) is False:
+            raise ValueError("hf_gan loads safetensors weights only: drop use_safetensors=False.")
+        dtype = kwargs.pop("dtype", None) or kwargs.pop("torch_dtype", None)
+        folder = _pipeline_folder(name, {key: kwargs.pop(key) for key in DOWNLOAD_OPTIONS if key in kwargs})
+        model_index = _read_json(os.path.join(folder, "model_index.json"))
+
+        pipelines = {pipeline.__name__: pipeline for pipeline in HfGanPipeline.__subclasses__()}
+        pipeline_name = model_index.get("_class_name")
+        if isinstance(pipeline_name, list) and len(pipeline_name) == 2 and pipeline_name[0] == CODE_MODULE:
+            pipeline_name = pipeline_name[1]
+        if pipeline_name not in pipelines:
+            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))}).")
+        pipeline_class = pipelines[pipeline_name]
+        if cls is not HfGanPipeline and pipeline_class is not cls:
+            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not a {cls.__name__}: load it with that class "
+                             f"(hf_gan.{pipeline_name}.from_pretrained) or with hf_gan.HfGanPipeline.from_pretrained.")
+
+        component_types = pipeline_class.component_types()
+        unknown = set(kwargs) - set(component_types)
+        if unknown:
+            raise TypeError(f"{pipeline_name}.from_pretrained got unexpected arguments {sorted(unknown)}: it takes "
+                            f"{', '.join(DOWNLOAD_OPTIONS)}, dtype and the components {sorted(component_types)}.")
+        components = {}
+        for component, model_class in component_types.items():
+            entry = model_index.get(component)
+            saved = os.path.isfile(os.path.join(folder, component, "config.json"))
+            if component in kwargs:
+                components[component] = kwargs[component]
+            elif component in pipeline_class._optional_components and (entry in (None, [None, None]) or not saved):
+                components[component] = None
+            elif entry not in ([CODE_MODULE, model_class.__name__], ["hf_gan", model_class.__name__]):
+                raise ValueError(
+                    f"Refusing to load '{name}': its model_index.json declares component '{component}' as {entry}, "
+                    f"not the {model_class.__name__} a {pipeline_name} takes. Nothing was imported; load repositories "
+                    "of other libraries with their own tools."
+                )
+            else:
+                components[component] = model_class.from_pretrained(folder, subfolder=component)
+
+        config = {key: value for key, value in model_index.items() if not key.startswith("_") and key not in component_types}
+        pipe = pipeline_class(**components, **config)
+        pipe.register_to_config(_name_or_path=name)
+        return pipe.to(dtype=dtype) if dtype is not None else pipe
+
+    def save_pretrained(self, save_directory, safe_serialization: bool = True, push_to_hub: bool = False, **kwargs):
+        """Saves weights (safetensors), configs and model_index.json, plus the code module diffusers loads with
+        trust_remote_code=True (see the module docstring). With push_to_hub, uploads the folder to kwargs["repo_id"]
+        (default: the folder's name)."""
+        if not safe_serialization:
+            raise ValueError("hf_gan saves safetensors only: drop safe_serialization=False.")
+        hub_kwargs = {key: kwargs.pop(key) for key in ("repo_id", "token", "private", "commit_message") if key in kwargs}
+        super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
+        index_path = os.path.join(save_directory, "model_index.json")
+        model_index = _read_json(index_path)
+        model_index["_class_name"] = [CODE_MODULE, type(self).__name__]
+        model_index.pop("_name_or_path", None)  # where it was loaded from: a local path means nothing elsewhere
+        code = repository_code()
+        folders = [save_directory]
+        for component in self.component_types():
+            module = getattr(self, component)
+            if module is not None:
+                model_index[component] = [CODE_MODULE, type(module).__name__]
+                folders.append(os.path.join(save_directory, component))
+        with open(index_path, "w", encoding="utf-8") as file:
+            file.write(json.dumps(model_index, indent=2, sort_keys=True) + "\n")
+        for folder in folders:
+            Path(folder, f"{CODE_MODULE}.py").write_text(code, encoding="utf-8")
+        if push_to_hub:
+            repo_id = hub_kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
+            private = hub_kwargs.pop("private", False)
+            repo_id = HfApi().create_repo(repo_id, exist_ok=True, private=private, token=hub_kwargs.get("token")).repo_id
+            HfApi().upload_folder(repo_id=repo_id, folder_path=save_directory, **hub_kwargs)
+
+    def check_output_type(self, output_type: str) -> None:
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type={output_type!r} is not supported: use one of {OUTPUT_TYPES}.")
+
+    @staticmethod
+    def placement(model: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+        """Device and dtype of `model`, read off one parameter: DiffusionPipeline.device inspects signatures and
+        offload hooks on every call, which costs more than sampling a small GAN at batch 1."""
+        parameter = next(model.parameters())
+        return parameter.device, parameter.dtype
+
+    def prepare_latents(self, batch_size, model, generator, latents) -> torch.Tensor:
+        """Standard-normal latents (batch_size, model.config.latent_dim) on the model's device and in its dtype,
+        drawn in float32 so that a seed gives the same images in any dtype."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if isinstance(generator, list) and len(generator) != batch_size:
+            raise ValueError(
+                f"generator is a list of {len(generator)} generators, but {batch_size} images were requested: "
+                "pass one generator per image, or a single one."
+            )
+        shape = (batch_size, model.config.latent_dim)
+        device, dtype = self.placement(model)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
+        elif not isinstance(latents, torch.Tensor) or not latents.is_floating_point():
+            raise TypeError(f"latents must be a floating-point torch.Tensor, got {type(latents).__name__}.")
+        elif tuple(latents.shape) != shape:
+            raise ValueError(f"latents must have shape {shape} (batch size, latent_dim), got {tuple(latents.shape)}.")
+        return latents.to(device=device, dtype=dtype)
+
+    def postprocess(self, images: torch.Tensor, output_type: str, return_dict: bool):
+        """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in [0, 1]."""
+        images = self.image_processor.postprocess(images, output_type=output_type)
+        if output_type == "pt":
+            images = images.float()
+        if not return_dict:
+            return (images,)
+        return ImagePipelineOutput(images=images)
+
+
+"""Unconditional GAN sampling: images = G(z), z ~ N(0, I)."""
+
+import torch
+
+
+
+class GANPipeline(HfGanPipeline):
+    """Samples images from an unconditional GAN generator.
+
+    Args:
+        generator: the trained generator G.
+        discriminator: optional; kept with the pipeline so training can resume or fine-tune from it, never used to
+            sample.
+    """
+
+    _optional_components = ["discriminator"]
+
+    def __init__(self, generator: DCGANGenerator, discriminator: DCGANDiscriminator | None = None):
+        super().__init__()
+        self.register_modules(generator=generator, discriminator=discriminator)
+        if generator.config.num_classes:
+            raise ValueError("This generator is class-conditional: use ConditionalGANPipeline.")
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        batch_size: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        """Generates `batch_size` images.
+
+        Args:
+            batch_size: how many images.
+            generator: a `torch.Generator`, or a list with one per image, for reproducible sampling.
+            latents: noise of shape (batch_size, latent_dim) to use instead of drawing it (reproducibility,
+                interpolation). With an InfoGAN generator (`categorical_code=K`), the argmax of the last K entries
+                is the code: set entry latent_dim - K + c highest to ask for code c.
+            output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
+            return_dict: return an `ImagePipelineOutput` (True) or a tuple.
+        """
+        self.check_output_type(output_type)
+        latents = self.prepare_latents(batch_size, self.generator, generator, latents)
+        return self.postprocess(self.generator(latents), output_type, return_dict)
+
+
+"""Class-conditional GAN sampling (Mirza & Osindero 2014): images = G(z, y) for the class labels y you ask for."""
+
+import torch
+
+
+
+class ConditionalGANPipeline(HfGanPipeline):
+    """Samples images of requested classes from a class-conditional generator.
+
+    Args:
+        generator: the trained class-conditional generator G.
+        discriminator: optional; kept so training can resume or fine-tune from the pipeline, never used to sample.
+        id2label: class names by class id, saved with the pipeline (defaults to "0", "1", ...).
+    """
+
+    _optional_components = ["discriminator"]
+
+    def __init__(
+        self,
+        generator: DCGANGenerator,
+        discriminator: DCGANDiscriminator | None = None,
+        id2label: dict | None = None,
+    ):
+        super().__init__()
+        self.register_modules(generator=generator, discriminator=discriminator)
+        num_classes = generator.config.num_classes
+        if not num_classes:
+            raise ValueError("This generator is unconditional: use GANPipeline.")
+        # JSON turns the integer keys into strings; normalise both forms.
+        id2label = {int(i): str(name) for i, name in (id2label or {i: str(i) for i in range(num_classes)}).items()}
+        if sorted(id2label) != list(range(num_classes)):
+            raise ValueError(f"id2label must name each class id 0..{num_classes - 1} once, got ids {sorted(id2label)}.")
+        self.register_to_config(id2label=id2label)
+        self.labels = {name: i for i, name in id2label.items()}
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return {int(i): name for i, name in self.config.id2label.items()}
+
+    def get_label_ids(self, labels: int | str | list[int | str] | torch.Tensor) -> list[int]:
+        """Class ids for labels given as ids or names, checked against this pipeline's classes."""
+        if isinstance(labels, torch.Tensor):
+            if labels.is_floating_point() or labels.dim() > 1:
+                raise TypeError(f"class_labels as a tensor must be 0-d or 1-d integers, got {labels.dtype} {tuple(labels.shape)}.")
+            labels = labels.reshape(-1).tolist()
+        elif isinstance(labels, (int, str)):
+            labels = [labels]
+        if len(labels) == 0:
+            raise ValueError("class_labels is empty: ask for at least one class.")
+        ids = []
+        for label in labels:
+            if isinstance(label, str) and label in self.labels:
+                ids.append(self.labels[label])
+            elif isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(self.labels):
+                ids.append(label)
+            else:
+                raise ValueError(
+                    f"Unknown class label {label!r}: use a class id in 0..{len(self.labels) - 1} or one of the "
+                    f"names {list(self.labels)}."
+                )
+        return ids
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        class_labels: int | str | list[int | str] | torch.Tensor,
+        num_images_per_label: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        """Generates `num_images_per_label` images for each entry of `class_labels`, in that order.
+
+        Args:
+            class_labels: class ids or names (see `id2label`), one or a list, e.g. [3, 3, 7] or ["7"].
+            num_images_per_label: images per entry of `class_labels`: [3, 7] with 2 gives 3, 3, 7, 7.
+            generator: a `torch.Generator`, or a list with one per image, for reproducible sampling.
+            latents: noise of shape (number of images, latent_dim) to use instead of drawing it.
+            output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
+            return_dict: return an `ImagePipelineOutput` (True) or a tuple.
+        """
+        self.check_output_type(output_type)
+        if isinstance(num_images_per_label, bool) or not isinstance(num_images_per_label, int) or num_images_per_label < 1:
+            raise ValueError(f"num_images_per_label must be a positive integer, got {num_images_per_label!r}.")
+        label_ids = torch.tensor(self.get_label_ids(class_labels)).repeat_interleave(num_images_per_label)
+        latents = self.prepare_latents(len(label_ids), self.generator, generator, latents)
+        label_ids = label_ids.to(latents.device)
+        return self.postprocess(self.generator(latents, label_ids), output_type, return_dict)
+
+
+"""An autoencoder's decoder used as a generator, plus encode / reconstruct helpers.
+
+Latent prior: after training, a Gaussian N(mean, L L^T) is fitted to the codes of the training images and stored
+in the model (`ConvAutoencoder.fit_latent_prior`). Sampling draws eps ~ N(0, I) and decodes mean + L eps, so the
+`latents` this pipeline takes and `encode` returns live in that whitened, standard-normal space: `encode` followed by
+`__call__(latents=...)` reconstructs, and interpolating between two encodings stays on the data's code distribution.
+"""
+
+import numpy as np
+import PIL.Image
+import torch
+
+
+ImageInput = PIL.Image.Image | list[PIL.Image.Image] | np.ndarray | torch.Tensor
+
+
+class AutoencoderPipeline(HfGanPipeline):
+    """Samples new images from an autoencoder's decoder, and encodes or reconstructs images."""
+
+    def __init__(self, autoencoder: ConvAutoencoder):
+        super().__init__()
+        self.register_modules(autoencoder=autoencoder)
+
+    def _images_to_tensor(self, images: ImageInput) -> torch.Tensor:
+        """PIL images, or arrays/tensors with values in [0, 1] ((N,) H, W, C for numpy; (N,) C, H, W for torch) ->
+        a (N, C, S, S) tensor in [-1, 1] on the pipeline's device."""
+        config = self.autoencoder.config
+        if isinstance(images, PIL.Image.Image):
+            images = [images]
+        if isinstance(images, list):
+            mode = "L" if config.channels == 1 else "RGB"
+            images = np.stack([np.asarray(image.convert(mode), dtype=np.float32) / 255.0 for image in images])
+        if isinstance(images, np.ndarray):
+            images = torch.from_numpy(np.asarray(images, dtype=np.float32))
+            images = images[..., None] if images.dim() == 3 and config.channels == 1 else images
+            images = images.unsqueeze(0) if images.dim() == 3 else images
+            images = images.permute(0, 3, 1, 2)
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(f"images must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}.")
+        images = images.unsqueeze(0) if images.dim() == 3 else images
+        expected = (config.channels, config.sample_size, config.sample_size)
+        if images.dim() != 4 or tuple(images.shape[1:]) != expected:
+            raise ValueError(f"images must be (N, {', '.join(map(str, expected))}) (channels first), got {tuple(images.shape)}.")
+        device, dtype = self.placement(self.autoencoder)
+        return images.to(device=device, dtype=dtype) * 2 - 1
+
+    @torch.no_grad()
+    def encode(self, images: ImageInput) -> torch.Tensor:
+        """Whitened latents (N, latent_dim) of `images`, the space `__call__(latents=...)` decodes from."""
+        return self.autoencoder.codes_to_noise(self.autoencoder.encode(self._images_to_tensor(images)))
+
+    @torch.no_grad()
+    def reconstruct(self, images: ImageInput, output_type: str = "pil", return_dict: bool = True):
+        """Encodes and decodes `images`; returns them as `__call__` does."""
+        self.check_output_type(output_type)
+        return self.postprocess(self.autoencoder(self._images_to_tensor(images)), output_type, return_dict)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        batch_size: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        """Generates `batch_size` new images by decoding samples of the fitted latent prior.
+
+        Args:
+            batch_size: how many images.
+            generator: a `torch.Generator`, or a list with one per image, for reproducible sampling.
+            latents: whitened latents (batch_size, latent_dim), e.g. from `encode`, instead of drawing them.
+            output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
+            return_dict: return an `ImagePipelineOutput` (True) or a tuple.
+        """
+        self.check_output_type(output_type)
+        latents = self.prepare_latents(batch_size, self.autoencoder, generator, latents)
+        images = self.autoencoder.decode(self.autoencoder.noise_to_codes(latents))
+        return self.postprocess(images, output_type, return_dict)
