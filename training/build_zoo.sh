@@ -15,7 +15,7 @@ train() {  # train MODULE PRESET NAME [FLAGS...]
 }
 # The zoo's cGAN drops the preset's AC-GAN term, which makes accuracy rise faster (time to quality) but digits more
 # prototypical than real ones, and trains longer with the learning rates decaying over the second half (README).
-train train_gan mnist_cgan mnist-cgan --num_threads 1 --class_loss_weight 0 --max_train_steps 6000 --lr_decay_steps 3000 & cgan=$!
+train train_gan mnist_cgan mnist-cgan --num_threads 1 & cgan=$!
 train train_gan mnist_gan mnist-gan --num_threads 1 & gan=$!
 wait "$cgan"; wait "$gan"  # a bare `wait` returns 0 even when a run failed
 train train_autoencoder mnist_autoencoder mnist-autoencoder
