@@ -13,8 +13,6 @@ train() {  # train MODULE PRESET NAME [FLAGS...]
     --output_dir "model_zoo/$3" --checkpointing_steps 100000 --sample_every 0 "${@:4}"
   rm -rf "model_zoo/$3"/checkpoint-* "model_zoo/$3/logs" "model_zoo/$3/samples"
 }
-# The zoo's cGAN drops the preset's AC-GAN term, which makes accuracy rise faster (time to quality) but digits more
-# prototypical than real ones, and trains longer with the learning rates decaying over the second half (README).
 train train_gan mnist_cgan mnist-cgan --num_threads 1 & cgan=$!
 train train_gan mnist_gan mnist-gan --num_threads 1 & gan=$!
 wait "$cgan"; wait "$gan"  # a bare `wait` returns 0 even when a run failed
