@@ -9,6 +9,7 @@ import torch
 
 from hf_gan.losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
 
+
 REAL = torch.tensor([2.0, -1.0, 0.5, 3.0], dtype=torch.float64)
 FAKE = torch.tensor([-2.5, 0.3, 1.0, -0.7], dtype=torch.float64)
 
@@ -45,7 +46,9 @@ def test_discriminator_loss_is_the_closed_form(objective):
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_generator_loss_is_the_closed_form(objective):
-    assert generator_loss(objective, FAKE).item() == pytest.approx(closed_form_generator_loss(objective, FAKE), rel=1e-12)
+    assert generator_loss(objective, FAKE).item() == pytest.approx(
+        closed_form_generator_loss(objective, FAKE), rel=1e-12
+    )
 
 
 def test_minimax_value_at_the_equilibrium_is_minus_log_4():
@@ -64,7 +67,10 @@ def gradients(loss_fn, *logits):
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_discriminator_descends_by_raising_real_logits_and_lowering_fake_ones(objective):
     # logits inside the hinge's margin, where its gradient is not zero
-    real, fake = torch.tensor([-0.5, 0.2, 0.9], dtype=torch.float64), torch.tensor([-0.8, 0.1, 0.6], dtype=torch.float64)
+    real, fake = (
+        torch.tensor([-0.5, 0.2, 0.9], dtype=torch.float64),
+        torch.tensor([-0.8, 0.1, 0.6], dtype=torch.float64),
+    )
     real_grad, fake_grad = gradients(lambda r, f: discriminator_loss(objective, r, f), real, fake)
     assert (real_grad < 0).all() and (fake_grad > 0).all()
     if objective != "hinge":  # d/dl of softplus(-l) = -(1 - D), of softplus(l) = D, averaged over the batch
