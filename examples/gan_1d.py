@@ -8,6 +8,7 @@ the x line above):
   (a) at the start; (b) after the inner loop has trained D to convergence with G fixed, where
   D*(x) = p_data(x) / (p_data(x) + p_g(x)); (c) after an update of G, which moves G(z) towards where D says "data";
   (d) at the end of training, where p_g = p_data and D = 1/2 everywhere.
+D is trained with the R1 penalty during the game (not in (b), which shows D*), so that the game settles.
 It uses the same losses (hf_gan.losses) as the image GANs.
 """
 
@@ -19,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from hf_gan.losses import discriminator_loss, generator_loss
+from hf_gan.losses import discriminator_loss, generator_loss, r1_penalty
+
 
 GRID = torch.linspace(-2.0, 3.5, 551).unsqueeze(1)
 
@@ -41,8 +43,10 @@ class DataDistribution:
         return (torch.tensor(self.means)[component] + torch.tensor(self.stds)[component] * noise).unsqueeze(1)
 
     def density(self, x: torch.Tensor) -> torch.Tensor:
-        return sum(w * torch.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
-                   for m, s, w in zip(self.means, self.stds, self.weights))
+        return sum(
+            w * torch.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+            for m, s, w in zip(self.means, self.stds, self.weights)
+        )
 
 
 def mlp(width: int, activation=nn.LeakyReLU) -> nn.Sequential:
@@ -69,20 +73,32 @@ def kde(samples: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Gaussian kernel density estimate of `samples` at `x` (Silverman's bandwidth)."""
     samples = samples.flatten()
     bandwidth = 1.06 * samples.std() * len(samples) ** (-1 / 5)
-    return torch.exp(-0.5 * ((x - samples) / bandwidth) ** 2).mean(1, keepdim=True) / (bandwidth * math.sqrt(2 * math.pi))
+    return torch.exp(-0.5 * ((x - samples) / bandwidth) ** 2).mean(1, keepdim=True) / (
+        bandwidth * math.sqrt(2 * math.pi)
+    )
 
 
 def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the empirical CDFs."""
     a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
     points = np.concatenate([a, b])
-    return float(np.abs(np.searchsorted(a, points, side="right") / len(a) - np.searchsorted(b, points, side="right") / len(b)).max())
+    return float(
+        np.abs(
+            np.searchsorted(a, points, side="right") / len(a) - np.searchsorted(b, points, side="right") / len(b)
+        ).max()
+    )
 
 
-def train_discriminator(discriminator, optimizer, real_sampler, fake_sampler, steps: int, objective: str = "minimax"):
-    """The inner loop: SGD steps on D alone, ascending log D(x) + log(1 - D(G(z)))."""
+def train_discriminator(
+    discriminator, optimizer, real_sampler, fake_sampler, steps: int, objective: str = "minimax", r1_gamma: float = 0.0
+):
+    """The inner loop: SGD steps on D alone, ascending log D(x) + log(1 - D(G(z))), minus (r1_gamma / 2) R1."""
     for _ in range(steps):
-        loss = discriminator_loss(objective, discriminator(real_sampler()), discriminator(fake_sampler()))
+        real = real_sampler().requires_grad_(r1_gamma > 0)
+        real_logits = discriminator(real)
+        loss = discriminator_loss(objective, real_logits, discriminator(fake_sampler()))
+        if r1_gamma > 0:
+            loss = loss + r1_gamma / 2 * r1_penalty(real_logits, real)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -97,14 +113,27 @@ def snapshot(title, generator, discriminator, data, rng):
         z = torch.linspace(-1, 1, 21).unsqueeze(1)
         samples = generator(sample_z(20_000, rng))
         return {
-            "title": title, "p_data": data.density(GRID).squeeze(1).numpy(), "p_g": kde(samples, GRID).squeeze(1).numpy(),
-            "d": torch.sigmoid(discriminator(GRID)).squeeze(1).numpy(), "z": z.squeeze(1).numpy(),
+            "title": title,
+            "p_data": data.density(GRID).squeeze(1).numpy(),
+            "p_g": kde(samples, GRID).squeeze(1).numpy(),
+            "d": torch.sigmoid(discriminator(GRID)).squeeze(1).numpy(),
+            "z": z.squeeze(1).numpy(),
             "x": generator(z).squeeze(1).numpy(),
         }
 
 
-def train_gan(data_kind="gaussian", objective="minimax", steps=4000, d_steps=1, batch_size=1024, lr_g=1e-3, lr_d=1e-3,
-              seed=0, log=print):
+def train_gan(
+    data_kind="gaussian",
+    objective="minimax",
+    steps=3000,
+    d_steps=1,
+    batch_size=1024,
+    lr_g=1e-3,
+    lr_d=1e-3,
+    r1_gamma=1.0,
+    seed=0,
+    log=print,
+):
     """Trains a 1-D GAN; returns G, D, the four Figure 1 snapshots and the final measurements."""
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
@@ -126,10 +155,13 @@ def train_gan(data_kind="gaussian", objective="minimax", steps=4000, d_steps=1, 
         inner_error = (torch.sigmoid(discriminator(GRID)) - d_star)[support].abs().max().item()
     log(f"inner step: max |D - D*| = {inner_error:.3f} where p_data + p_g > 0.05")
 
-    # Alternate k D steps and one G step; learning rates decay so the game settles at its equilibrium.
+    # Alternate k D steps and one G step; learning rates decay so the game settles at its equilibrium. The R1 penalty
+    # on D (Mescheder et al. 2018) leaves that equilibrium where it is (p_g = p_data, D = 1/2) but makes it attract
+    # the game instead of letting it circle round it: without it the end state depended on the seed and on which CPU
+    # kernels torch picked (docs/experiments.md).
     schedules = [torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) for opt in (opt_g, opt_d)]
     for step in range(steps):
-        train_discriminator(discriminator, opt_d, real, fake, steps=d_steps, objective=objective)
+        train_discriminator(discriminator, opt_d, real, fake, steps=d_steps, objective=objective, r1_gamma=r1_gamma)
         loss_g = generator_loss(objective, discriminator(generator(sample_z(batch_size, rng))))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -144,9 +176,16 @@ def train_gan(data_kind="gaussian", objective="minimax", steps=4000, d_steps=1, 
         low, high = (np.quantile(data.sample(100_000, rng).numpy(), q) for q in (0.025, 0.975))
         central = GRID[(GRID >= low) & (GRID <= high)].unsqueeze(1)
         max_gap = (torch.sigmoid(discriminator(central)) - 0.5).abs().max().item()
-        ks = ks_distance(generator(sample_z(10_000, rng)).numpy(), data.sample(10_000, rng).numpy())
-    log(f"end: max |D(x) - 1/2| = {max_gap:.3f} over the central 95 % of p_data; KS(p_g, p_data) = {ks:.3f}")
-    return generator, discriminator, snapshots, {"inner_max_error": inner_error, "max_abs_d_minus_half": max_gap, "ks": ks}
+        ks = ks_distance(generator(sample_z(100_000, rng)).numpy(), data.sample(100_000, rng).numpy())
+    log(
+        f"end: max |D(x) - 1/2| = {max_gap:.3f} over the central 95 % of p_data; KS(p_g, p_data) = {ks:.3f} (100k samples each)"
+    )
+    return (
+        generator,
+        discriminator,
+        snapshots,
+        {"inner_max_error": inner_error, "max_abs_d_minus_half": max_gap, "ks": ks},
+    )
 
 
 def plot_figure(snapshots, path):
@@ -184,7 +223,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=["gaussian", "mixture"], default="gaussian")
     parser.add_argument("--objective", choices=["minimax", "non_saturating"], default="minimax")
-    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--r1_gamma", type=float, default=1.0, help="R1 weight on D in the game; 0 for the bare game")
     parser.add_argument("--threads", type=int, default=1, help="torch threads: one is fastest for networks this small")
     parser.add_argument("--d_steps", type=int, default=1, help="k: discriminator steps per generator step")
     parser.add_argument("--seed", type=int, default=0)
@@ -192,7 +232,9 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    _, _, snapshots, _ = train_gan(args.data, args.objective, args.steps, args.d_steps, seed=args.seed)
+    _, _, snapshots, _ = train_gan(
+        args.data, args.objective, args.steps, args.d_steps, r1_gamma=args.r1_gamma, seed=args.seed
+    )
     plot_figure(snapshots, args.out)
     print(f"wrote {args.out} in {time.perf_counter() - start:.0f} s")
 

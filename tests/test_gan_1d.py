@@ -1,14 +1,23 @@
 """The seed's theory on a 1-D GAN (examples/gan_1d.py): D* = p_data / (p_data + p_g), and at the end p_g = p_data
 with D = 1/2."""
 
+import importlib.util
 import os
-import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
-import gan_1d  # noqa: E402
+
+def load_example(name):
+    """Imports examples/<name>.py, which is a script beside the package, not part of it."""
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gan_1d = load_example("gan_1d")
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +49,11 @@ def test_discriminator_converges_to_the_optimal_discriminator_for_a_fixed_genera
 
 
 def test_minimax_gan_reaches_the_global_optimum_on_a_gaussian():
+    # Bounds: the worst of 8 seeds x {default, avx512} CPU kernels with margin (docs/experiments.md). For scale: G's
+    # starting U(-1, 1) is at KS 0.59 from p_data = N(1, 0.5^2).
     _, _, snapshots, measured = gan_1d.train_gan("gaussian", "minimax", seed=0, log=lambda *_: None)
-    assert measured["max_abs_d_minus_half"] < 0.05  # D = 1/2 over the central 95 % of p_data
-    assert measured["ks"] < 0.05  # p_g = p_data: KS distance between 10k samples of each
+    assert measured["max_abs_d_minus_half"] < 0.03  # D = 1/2 over the central 95 % of p_data
+    assert measured["ks"] < 0.1  # p_g = p_data: KS distance between 100k samples of each
     assert [s["title"][:3] for s in snapshots] == ["(a)", "(b)", "(c)", "(d)"]
 
 
