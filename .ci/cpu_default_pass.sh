@@ -12,6 +12,6 @@ ATEN_CPU_CAPABILITY=default .venv/bin/python -m pytest -q \
     "tests/test_pipelines.py::test_bfloat16_and_back" \
     "tests/test_pipelines.py::test_autoencoder_prior_matches_fitted_codes" \
     "tests/test_pipelines.py::test_categorical_code_is_the_argmax_of_the_last_latents_and_uniform" \
-    "tests/test_training.py::test_two_processes_with_accelerate_on_cpu_match_one_process" \
+    "tests/test_training.py::test_two_processes_with_accelerate_on_cpu" \
     "tests/test_training.py::test_infogan_code_is_learned_to_be_recoverable_and_the_grid_has_one_row_per_code" \
     "$@"

@@ -12,6 +12,7 @@ from huggingface_hub import ModelCard, hf_hub_download
 
 from hf_gan import HfGanPipeline
 from hf_gan.cli import main as cli_main
+from hf_gan.pipelines.pipeline_utils import repository_code
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +31,17 @@ def test_zoo_folder_loads_generates_and_has_a_filled_card(name):
     assert card.data.eval_results, "the card has no measured metrics: run hf-gan evaluate --update-card"
     assert os.path.isfile(os.path.join(folder, "samples.png"))
     assert not [f for f in os.listdir(folder) if f.startswith("checkpoint-")]
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_code_files_are_todays_code(name):
+    """Plain diffusers runs these files (trust_remote_code=True): they must be what save_pretrained writes today."""
+    folder = os.path.join(ROOT, "model_zoo", name)
+    code_files = [os.path.join(root, f) for root, _, files in os.walk(folder) for f in files if f.endswith(".py")]
+    assert len(code_files) >= 2  # the pipeline's and each component's
+    for path in code_files:
+        with open(path, encoding="utf-8") as file:
+            assert file.read() == repository_code(), f"{path} is stale: re-save the zoo folder with save_pretrained"
 
 
 def test_readme_snippet_runs_as_written(tmp_path):
