@@ -308,3 +308,61 @@ def test_a_second_trainer_is_refused_while_the_first_holds_the_folder(accelerato
         holder.wait()
     with RunFolder(out, config(), accelerator, resume="latest") as run:
         assert run.checkpoint is None
+
+
+TWO_PROCESSES = """
+import random, sys
+import numpy as np, torch
+from accelerate import Accelerator
+from hf_gan.training.checkpointing import RunFolder, load_checkpoint, save_checkpoint
+
+accelerator = Accelerator(cpu=True)
+rank = accelerator.process_index
+torch.manual_seed(0)
+model = torch.nn.Linear(3, 2)
+optimizer = torch.optim.Adam(model.parameters())
+model, optimizer = accelerator.prepare(model, optimizer)
+noise = torch.Generator().manual_seed(1)  # the same global stream on every process
+
+
+def train(steps):
+    draws = []
+    for _ in range(steps):
+        loss = model(torch.randn(4, 3) + torch.randn(4, 3, generator=noise)).square().mean()
+        optimizer.zero_grad()
+        accelerator.backward(loss)
+        optimizer.step()
+        draws.append([torch.rand(1).item(), np.random.rand(), random.random(), torch.rand(1, generator=noise).item()])
+    return draws
+
+
+torch.manual_seed(10 + rank)  # each process its own global streams
+np.random.seed(10 + rank)
+random.seed(10 + rank)
+with RunFolder(sys.argv[1], {"max_train_steps": 4}, accelerator) as run:
+    train(2)
+    checkpoint = save_checkpoint(run.output_dir, run.run_id, 2, {"model": model}, {"model": optimizer}, accelerator,
+                                 state={"step": 2}, generators={"noise": noise})
+    expected = train(2)
+    weights = [p.detach().clone() for p in model.parameters()]
+    assert load_checkpoint(checkpoint, {"model": model}, {"model": optimizer}, accelerator, {"noise": noise}) == {"step": 2}
+    assert train(2) == expected, rank
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters())), rank
+    assert expected != accelerator.gather_for_metrics([expected])[1 - rank], "per-process draws should differ"
+print(f"process {rank} resumed exactly", flush=True)
+"""
+
+
+def test_two_processes_each_resume_their_own_random_state(tmp_path):
+    """accelerate launch --multi_gpu on a CPU (gloo): each process saves and restores its own random generators."""
+    script = tmp_path / "two.py"
+    script.write_text(TWO_PROCESSES)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
+         "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0", str(script), str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(result.stdout.split("\n")[:-1]) == ["process 0 resumed exactly", "process 1 resumed exactly"]
+    assert {"rng-0.json", "rng-1.json"} <= set(os.listdir(out / "checkpoint-2"))
