@@ -90,6 +90,8 @@ def read_manifest(checkpoint: str, verify: bool = True) -> dict:
         raise CheckpointError(f"{checkpoint} is damaged: {MANIFEST} is not valid JSON ({error}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{checkpoint} is not an hf_gan checkpoint ({MANIFEST} lacks format {CHECKPOINT_FORMAT}).")
+    if not {"run_id", "step", "files"} <= set(manifest):
+        raise CheckpointError(f"{checkpoint} is damaged: {MANIFEST} lacks {sorted({'run_id', 'step', 'files'} - set(manifest))}.")
     if verify:
         for name in manifest["files"]:
             _read_verified(checkpoint, manifest, name)
@@ -332,33 +334,37 @@ class RunFolder:
         self.run_id, self.checkpoint = broadcast_object_list(decision)
 
     def _claim(self, run_config: dict, overwrite: bool, resume: str | None) -> list:
+        """[run id, checkpoint to resume or None], after making the folder this run's."""
         run_file = os.path.join(self.output_dir, RUN_FILE)
-        owner = _read_json(run_file)["run_id"] if os.path.isfile(run_file) else None
+        owner = _read_json(run_file) if os.path.isfile(run_file) else None
+        checkpoint = None
         if resume == "latest":
-            checkpoint = find_latest_checkpoint(self.output_dir, owner)
+            checkpoint = find_latest_checkpoint(self.output_dir, owner and owner["run_id"])
             if checkpoint is None:
                 logger.warning(f"No complete checkpoint of this folder's run in {self.output_dir}: starting a new run.")
         elif resume:
             if not os.path.isdir(resume):
                 raise FileNotFoundError(f"--resume_from_checkpoint {resume} does not exist: pass a checkpoint folder or 'latest'.")
             checkpoint = resume
-        else:
-            checkpoint = None
-
         if checkpoint is None:
-            if self._occupied():
-                if not overwrite:
-                    fix = "Pick" if resume else "Resume it with --resume_from_checkpoint latest, pick"
-                    raise FileExistsError(
-                        f"{self.output_dir} already holds a training run ({', '.join(self._occupied()[:3])}). {fix} "
-                        "another --output_dir, or pass --overwrite_output_dir (which moves its contents into a "
-                        "previous-<time> folder inside it)."
-                    )
-                self._move_aside(self._entries(), "--overwrite_output_dir")
-            run_id = uuid.uuid4().hex
-            _write_json(run_file, {"run_id": run_id, "started": _now(), "config": run_config})
-            return [run_id, None]
+            return self._start_new_run(run_config, overwrite, resume)
+        return self._continue_run(checkpoint, owner, run_config, overwrite)
 
+    def _start_new_run(self, run_config: dict, overwrite: bool, resume: str | None) -> list:
+        if self._occupied():
+            if not overwrite:
+                fix = "Pick" if resume else "Resume it with --resume_from_checkpoint latest, pick"
+                raise FileExistsError(
+                    f"{self.output_dir} already holds a training run ({', '.join(self._occupied()[:3])}). {fix} "
+                    "another --output_dir, or pass --overwrite_output_dir (which moves its contents into a "
+                    "previous-<time> folder inside it)."
+                )
+            self._move_aside(self._entries(), "--overwrite_output_dir")
+        run_id = uuid.uuid4().hex
+        _write_json(os.path.join(self.output_dir, RUN_FILE), {"run_id": run_id, "started": _now(), "config": run_config})
+        return [run_id, None]
+
+    def _continue_run(self, checkpoint: str, owner: dict | None, run_config: dict, overwrite: bool) -> list:
         manifest = read_manifest(checkpoint)
         step, run_id = manifest["step"], manifest["run_id"]
         if step > run_config["max_train_steps"]:
@@ -368,7 +374,8 @@ class RunFolder:
                 "--resume_from_checkpoint."
             )
         inside = os.path.realpath(os.path.dirname(os.path.abspath(checkpoint))) == os.path.realpath(self.output_dir)
-        same_run = owner == run_id or (owner is None and inside)  # a folder of copied checkpoints has no run.json
+        # A folder of copied checkpoints has no run.json: it is the run of the checkpoint taken from it.
+        same_run = owner["run_id"] == run_id if owner else inside
         if not same_run and self._occupied():
             if not overwrite:
                 raise FileExistsError(
@@ -382,14 +389,13 @@ class RunFolder:
         later = [os.path.basename(path) for s, path in list_checkpoints(self.output_dir) if s > step]
         if later:
             self._move_aside(later, f"Resuming at step {step}: checkpoints of later steps are not this continuation's")
-        if os.path.isfile(run_file):
-            recorded = _read_json(run_file)
-            if recorded["run_id"] == run_id:
-                changed = {k: (recorded["config"].get(k), v) for k, v in run_config.items() if recorded["config"].get(k) != v}
-                if changed:
-                    logger.warning(f"Resuming run {run_id} with changed arguments (was, now): {changed}")
-        if not same_run or not os.path.isfile(run_file):
-            _write_json(run_file, {"run_id": run_id, "started": _now(), "config": run_config, "resumed_from": checkpoint})
+        if owner and same_run:
+            changed = {k: (owner["config"].get(k), v) for k, v in run_config.items() if owner["config"].get(k) != v}
+            if changed:
+                logger.warning(f"Resuming run {run_id} with changed arguments (was, now): {changed}")
+        else:
+            _write_json(os.path.join(self.output_dir, RUN_FILE),
+                        {"run_id": run_id, "started": _now(), "config": run_config, "resumed_from": checkpoint})
         logger.info(f"Resuming run {run_id} from {checkpoint} (step {step})")
         return [run_id, checkpoint]
 
