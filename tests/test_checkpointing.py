@@ -254,14 +254,16 @@ def test_resuming_a_path_into_a_folder_of_another_run_is_refused_unless_overwrit
         assert resumed.run_id == run.run_id
 
 
-def test_resuming_past_max_train_steps_is_refused(accelerator, tmp_path):
+def test_resuming_past_max_train_steps_is_refused_and_changed_arguments_are_named(accelerator, tmp_path, caplog):
     out = str(tmp_path / "k3")
     with RunFolder(out, config(max_train_steps=300), accelerator) as run:
         write_checkpoints(out, run.run_id, accelerator, [297])
     with pytest.raises(CheckpointError, match="at step 297, past --max_train_steps 6: pass --max_train_steps 297 or more"):
         RunFolder(str(tmp_path / "elsewhere"), config(max_train_steps=6), accelerator, resume=os.path.join(out, "checkpoint-297"))
-    with RunFolder(out, config(max_train_steps=297), accelerator, resume="latest") as resumed:  # the final step: fine
-        assert resumed.checkpoint == os.path.join(out, "checkpoint-297")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        with RunFolder(out, config(max_train_steps=297), accelerator, resume="latest") as resumed:  # the final step: fine
+            assert resumed.checkpoint == os.path.join(out, "checkpoint-297")
+    assert "changed arguments (was, now): {'max_train_steps': (300, 297)}" in caplog.text
 
 
 def test_resuming_an_earlier_step_moves_the_later_checkpoints_aside(accelerator, tmp_path):
