@@ -66,17 +66,32 @@ class Trainer:
             self.optimizer.step()
             self.ema.load_state_dict(self.model.state_dict())
             self.step += 1
-            draws.append((torch.rand(1).item(), np.random.rand(), random.random(), torch.rand(1, generator=self.noise).item()))
+            draws.append(
+                (torch.rand(1).item(), np.random.rand(), random.random(), torch.rand(1, generator=self.noise).item())
+            )
         return draws
 
     def save(self, output_dir, run_id, accelerator, **kwargs):
-        return save_checkpoint(output_dir, run_id, self.step, {"model": self.model, "ema": self.ema},
-                               {"model": self.optimizer}, accelerator, state={"step": self.step, "stats": {"loss": 0.5}},
-                               generators={"noise": self.noise}, **kwargs)
+        return save_checkpoint(
+            output_dir,
+            run_id,
+            self.step,
+            {"model": self.model, "ema": self.ema},
+            {"model": self.optimizer},
+            accelerator,
+            state={"step": self.step, "stats": {"loss": 0.5}},
+            generators={"noise": self.noise},
+            **kwargs,
+        )
 
     def load(self, checkpoint, accelerator):
-        state = load_checkpoint(checkpoint, {"model": self.model, "ema": self.ema}, {"model": self.optimizer},
-                                accelerator, generators={"noise": self.noise})
+        state = load_checkpoint(
+            checkpoint,
+            {"model": self.model, "ema": self.ema},
+            {"model": self.optimizer},
+            accelerator,
+            generators={"noise": self.noise},
+        )
         self.step = state["step"]
         return state
 
@@ -113,10 +128,19 @@ def test_round_trip_continues_exactly_like_the_uninterrupted_run(accelerator, tm
 def test_a_checkpoint_is_safetensors_and_json_with_a_manifest_of_every_file(accelerator, tmp_path):
     checkpoint = write_checkpoints(str(tmp_path), "run-a", accelerator, [2]) and str(tmp_path / "checkpoint-2")
     names = set(os.listdir(checkpoint))
-    assert names == {"model.safetensors", "ema.safetensors", "optimizer-model.safetensors", "optimizer-model.json",
-                     "state.json", "rng-0.json", "manifest.json"}
+    assert names == {
+        "model.safetensors",
+        "ema.safetensors",
+        "optimizer-model.safetensors",
+        "optimizer-model.json",
+        "state.json",
+        "rng-0.json",
+        "manifest.json",
+    }
     manifest = read_manifest(checkpoint)
-    assert manifest["run_id"] == "run-a" and manifest["step"] == 2 and set(manifest["files"]) == names - {"manifest.json"}
+    assert (
+        manifest["run_id"] == "run-a" and manifest["step"] == 2 and set(manifest["files"]) == names - {"manifest.json"}
+    )
 
 
 @pytest.mark.parametrize("damage", ["flipped byte", "missing file", "no manifest", "bad manifest"])
@@ -194,11 +218,14 @@ def test_a_checkpoint_is_never_unpickled(accelerator, tmp_path):
 
 def test_a_model_of_other_shapes_is_refused_with_the_difference(accelerator, tmp_path):
     write_checkpoints(str(tmp_path), "run-a", accelerator, [2])
-    with pytest.raises(CheckpointError, match=r"the model in .*checkpoint-2 does not fit.*linear.weight is \(4, 3\), here \(5, 3\)"):
+    with pytest.raises(
+        CheckpointError, match=r"the model in .*checkpoint-2 does not fit.*linear.weight is \(4, 3\), here \(5, 3\)"
+    ):
         Trainer(seed=0, width=5).load(str(tmp_path / "checkpoint-2"), accelerator)
 
 
 # -- the output folder --------------------------------------------------------------------------------------------
+
 
 def config(**changes):
     return {"max_train_steps": 12, "seed": 0, **changes}
@@ -210,7 +237,9 @@ def test_a_new_run_records_its_id_and_refuses_a_folder_holding_another_run(accel
         assert run.checkpoint is None
         write_checkpoints(out, run.run_id, accelerator, [3])
     assert json.load(open(os.path.join(out, "run.json")))["run_id"] == run.run_id
-    with pytest.raises(FileExistsError, match="already holds a training run.*--resume_from_checkpoint latest.*--overwrite_output_dir"):
+    with pytest.raises(
+        FileExistsError, match="already holds a training run.*--resume_from_checkpoint latest.*--overwrite_output_dir"
+    ):
         RunFolder(out, config(seed=5), accelerator)
     assert os.listdir(out) and os.path.isdir(os.path.join(out, "checkpoint-3"))
 
@@ -229,7 +258,9 @@ def test_overwrite_moves_the_old_run_aside_and_its_checkpoints_never_count(accel
             trainer.save(out, new.run_id, accelerator, total_limit=2)
     assert sorted(n for n in os.listdir(out) if n.startswith("checkpoint-")) == ["checkpoint-12", "checkpoint-9"]
     (aside,) = [n for n in os.listdir(out) if n.startswith("previous-")]
-    assert {"checkpoint-294", "checkpoint-297", "checkpoint-300", "model_index.json", "run.json"} <= set(os.listdir(os.path.join(out, aside)))
+    assert {"checkpoint-294", "checkpoint-297", "checkpoint-300", "model_index.json", "run.json"} <= set(
+        os.listdir(os.path.join(out, aside))
+    )
     with RunFolder(out, config(seed=5), accelerator, resume="latest") as resumed:
         assert resumed.run_id == new.run_id and resumed.checkpoint == os.path.join(out, "checkpoint-12")
 
@@ -258,10 +289,19 @@ def test_resuming_past_max_train_steps_is_refused_and_changed_arguments_are_name
     out = str(tmp_path / "k3")
     with RunFolder(out, config(max_train_steps=300), accelerator) as run:
         write_checkpoints(out, run.run_id, accelerator, [297])
-    with pytest.raises(CheckpointError, match="at step 297, past --max_train_steps 6: pass --max_train_steps 297 or more"):
-        RunFolder(str(tmp_path / "elsewhere"), config(max_train_steps=6), accelerator, resume=os.path.join(out, "checkpoint-297"))
+    with pytest.raises(
+        CheckpointError, match="at step 297, past --max_train_steps 6: pass --max_train_steps 297 or more"
+    ):
+        RunFolder(
+            str(tmp_path / "elsewhere"),
+            config(max_train_steps=6),
+            accelerator,
+            resume=os.path.join(out, "checkpoint-297"),
+        )
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        with RunFolder(out, config(max_train_steps=297), accelerator, resume="latest") as resumed:  # the final step: fine
+        with RunFolder(
+            out, config(max_train_steps=297), accelerator, resume="latest"
+        ) as resumed:  # the final step: fine
             assert resumed.checkpoint == os.path.join(out, "checkpoint-297")
     assert "changed arguments (was, now): {'max_train_steps': (300, 297)}" in caplog.text
 
@@ -303,7 +343,9 @@ def test_a_second_trainer_is_refused_while_the_first_holds_the_folder(accelerato
     holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_FOLDER, out], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(OutputDirLocked, match=f"in use by another trainer \\(process {holder.pid} on .*pick another --output_dir"):
+        with pytest.raises(
+            OutputDirLocked, match=f"in use by another trainer \\(process {holder.pid} on .*pick another --output_dir"
+        ):
             RunFolder(out, config(), accelerator, resume="latest")
     finally:
         holder.kill()  # like kill -9: the OS releases its lock
@@ -347,7 +389,8 @@ with RunFolder(sys.argv[1], {"max_train_steps": 4}, accelerator) as run:
                                  state={"step": 2}, generators={"noise": noise})
     expected = train(2)
     weights = [p.detach().clone() for p in model.parameters()]
-    assert load_checkpoint(checkpoint, {"model": model}, {"model": optimizer}, accelerator, {"noise": noise}) == {"step": 2}
+    state = load_checkpoint(checkpoint, {"model": model}, {"model": optimizer}, accelerator, {"noise": noise})
+    assert state == {"step": 2}
     assert train(2) == expected, rank
     assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters())), rank
     assert expected != accelerator.gather_for_metrics([expected])[1 - rank], "per-process draws should differ"
@@ -361,9 +404,27 @@ def test_two_processes_each_resume_their_own_random_state(tmp_path):
     script.write_text(TWO_PROCESSES)
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
-         "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0", str(script), str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            "0",
+            str(script),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(result.stdout.split("\n")[:-1]) == ["process 0 resumed exactly", "process 1 resumed exactly"]

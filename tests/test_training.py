@@ -29,8 +29,9 @@ TINY_GAN = ["--latent_dim", "8", "--generator_channels", "4", "--discriminator_c
 TINY_AE = ["--latent_dim", "4", "--base_channels", "4", "--train_batch_size", "8", "--logging_steps", "1",
            "--sample_every", "0", "--num_threads", "1"]
 CHECKPOINT_FILES = {"generator.safetensors", "discriminator.safetensors", "ema_generator.safetensors",
-                    "optimizer-generator.safetensors", "optimizer-generator.json", "optimizer-discriminator.safetensors",
-                    "optimizer-discriminator.json", "state.json", "rng-0.json", "manifest.json"}
+                    "optimizer-generator.safetensors", "optimizer-generator.json",
+                    "optimizer-discriminator.safetensors", "optimizer-discriminator.json", "state.json", "rng-0.json",
+                    "manifest.json"}
 
 
 def synthetic_digits(n=48, size=8, num_classes=3, seed=0):

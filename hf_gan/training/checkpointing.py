@@ -89,9 +89,11 @@ def read_manifest(checkpoint: str, verify: bool = True) -> dict:
     except (ValueError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{checkpoint} is damaged: {MANIFEST} is not valid JSON ({error}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{checkpoint} is not an hf_gan checkpoint ({MANIFEST} lacks format {CHECKPOINT_FORMAT}).")
-    if not {"run_id", "step", "files"} <= set(manifest):
-        raise CheckpointError(f"{checkpoint} is damaged: {MANIFEST} lacks {sorted({'run_id', 'step', 'files'} - set(manifest))}.")
+        raise CheckpointError(f"{checkpoint} is not an hf_gan checkpoint ({MANIFEST} lacks format "
+                              f"{CHECKPOINT_FORMAT}).")
+    missing = {"run_id", "step", "files"} - set(manifest)
+    if missing:
+        raise CheckpointError(f"{checkpoint} is damaged: {MANIFEST} lacks {sorted(missing)}.")
     if verify:
         for name in manifest["files"]:
             _read_verified(checkpoint, manifest, name)
@@ -125,7 +127,8 @@ def find_latest_checkpoint(output_dir: str, run_id: str | None = None) -> str | 
         if manifest["step"] != step:
             logger.warning(f"Skipping {path}: its {MANIFEST} says step {manifest['step']} (the folder was renamed).")
         elif run_id is not None and manifest["run_id"] != run_id:
-            logger.warning(f"Skipping {path}: it belongs to run {manifest['run_id']}, not to this folder's run {run_id}.")
+            logger.warning(f"Skipping {path}: it belongs to run {manifest['run_id']}, not to this folder's run "
+                           f"{run_id}.")
         else:
             return path
     return None
@@ -216,8 +219,9 @@ def save_checkpoint(output_dir: str, run_id: str, step: int, models: dict, optim
     _write_json(os.path.join(staging, f"rng-{accelerator.process_index}.json"), _rng_state(generators or {}))
     if accelerator.is_main_process:
         for name, model in models.items():
-            weights = {k: v.detach().cpu().contiguous() for k, v in accelerator.unwrap_model(model).state_dict().items()}
-            save_file(weights, os.path.join(staging, f"{name}.safetensors"))
+            weights = accelerator.unwrap_model(model).state_dict()
+            save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()},
+                      os.path.join(staging, f"{name}.safetensors"))
         for name, optimizer in optimizers.items():
             tensors, structure = _split_optimizer_state(optimizer.state_dict())
             save_file(tensors, os.path.join(staging, f"optimizer-{name}.safetensors"))
@@ -319,7 +323,8 @@ class RunFolder:
     Every process then knows `run_id` and `checkpoint` (the checkpoint to resume from, or None).
     """
 
-    def __init__(self, output_dir: str, run_config: dict, accelerator, overwrite: bool = False, resume: str | None = None):
+    def __init__(self, output_dir: str, run_config: dict, accelerator, overwrite: bool = False,
+                 resume: str | None = None):
         self.output_dir = output_dir
         self._lock = None
         decision = [None, None]
@@ -341,10 +346,12 @@ class RunFolder:
         if resume == "latest":
             checkpoint = find_latest_checkpoint(self.output_dir, owner and owner["run_id"])
             if checkpoint is None:
-                logger.warning(f"No complete checkpoint of this folder's run in {self.output_dir}: starting a new run.")
+                logger.warning(f"No complete checkpoint of this folder's run in {self.output_dir}: starting a new "
+                               "run.")
         elif resume:
             if not os.path.isdir(resume):
-                raise FileNotFoundError(f"--resume_from_checkpoint {resume} does not exist: pass a checkpoint folder or 'latest'.")
+                raise FileNotFoundError(f"--resume_from_checkpoint {resume} does not exist: pass a checkpoint folder "
+                                        "or 'latest'.")
             checkpoint = resume
         if checkpoint is None:
             return self._start_new_run(run_config, overwrite, resume)
@@ -361,7 +368,8 @@ class RunFolder:
                 )
             self._move_aside(self._entries(), "--overwrite_output_dir")
         run_id = uuid.uuid4().hex
-        _write_json(os.path.join(self.output_dir, RUN_FILE), {"run_id": run_id, "started": _now(), "config": run_config})
+        _write_json(os.path.join(self.output_dir, RUN_FILE),
+                    {"run_id": run_id, "started": _now(), "config": run_config})
         return [run_id, None]
 
     def _continue_run(self, checkpoint: str, owner: dict | None, run_config: dict, overwrite: bool) -> list:

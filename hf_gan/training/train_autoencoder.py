@@ -106,7 +106,8 @@ def train(args, accelerator, run):
     if accelerator.is_main_process:
         final = pipeline()
         sample_grid(args, accelerator, final.autoencoder, grid_images, state.step)
-        finish_run(args, final, kind="autoencoder", final_stats={**state.stats, "train_minutes": state.train_seconds / 60})
+        finish_run(args, final, kind="autoencoder",
+                   final_stats={**state.stats, "train_minutes": state.train_seconds / 60})
     accelerator.end_training()
 
 

@@ -290,8 +290,8 @@ def train(args, accelerator, run):
         ema_decay = 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step))
         update_ema(ema_generator, accelerator.unwrap_model(generator), ema_decay)
         state.step += 1
-        after_step(args, accelerator, run, state, progress, lambda: step_stats(loss_d, loss_g, real_logits, fake_logits),
-                   save_grid, pipeline)
+        after_step(args, accelerator, run, state, progress,
+                   lambda: step_stats(loss_d, loss_g, real_logits, fake_logits), save_grid, pipeline)
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
