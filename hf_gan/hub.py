@@ -11,8 +11,9 @@ from huggingface_hub.utils import HfHubHTTPError
 
 from .pipelines.pipeline_utils import hub_repo_info
 
-# Training by-products that stay local: checkpoints (also half-written ones), tracker logs, intermediate grids.
-UPLOAD_IGNORE = ["checkpoint-*", "logs/*", "samples/*"]
+# Training by-products that stay local: checkpoints (also half-written ones), tracker logs, intermediate grids,
+# earlier runs moved aside, the run id and the output folder's lock.
+UPLOAD_IGNORE = ["checkpoint-*", "logs/*", "samples/*", "previous-*", "run.json", "run.lock*"]
 
 
 class HubPushError(RuntimeError):

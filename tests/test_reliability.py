@@ -1,7 +1,14 @@
-"""Damaged weights, mistyped configs and bad data are refused by name before anything trains or samples on them."""
+"""Damaged weights, mistyped configs and bad data are refused by name before anything trains or samples on them;
+a run owns its output folder, checkpoints are never unpickled, and resuming takes the right checkpoint."""
 
+import glob
 import io
 import json
+import logging
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import datasets
@@ -12,13 +19,15 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from conftest import images_pt, make_pipeline
-from huggingface_hub import hf_hub_download
+from huggingface_hub import HfApi, hf_hub_download
 from safetensors.torch import load_file, save_file
-from test_training import synthetic_digits, write_idx
+from test_training import TINY_GAN, synthetic_digits, weights, write_idx
 
 from hf_gan import DCGANGenerator, GANPipeline
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
 from hf_gan.models.modeling_utils import DIGESTS_KEY, ModelLoadingError, sha256_of_file
+from hf_gan.training import train_gan
+from hf_gan.training.checkpointing import CheckpointError, OutputDirLocked, list_checkpoints, read_manifest
 
 
 @pytest.fixture
@@ -252,3 +261,135 @@ def test_model_zoo_components_carry_matching_digests(config_path):
     digests = json.loads(config_path.read_text())[DIGESTS_KEY]
     assert digests == {"diffusion_pytorch_model.safetensors":
                        sha256_of_file(config_path.parent / "diffusion_pytorch_model.safetensors")}
+
+
+# -- the output folder and its checkpoints (issue 13, items 1, 2, 3, 9, 10, 12a) ------------------------------------
+
+EVERY_3 = ["--checkpointing_steps", "3", "--checkpoints_total_limit", "5"]
+
+
+@pytest.fixture(scope="module")
+def digits_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("digits")
+    images, labels = synthetic_digits()
+    write_idx(folder, "train", images, labels, compress=False)
+    return str(folder)
+
+
+def train_run(dataset, out, *flags):
+    """One training run of a tiny conditional GAN (the one place that says how training is started)."""
+    train_gan.main(["--dataset_name", dataset, "--output_dir", str(out), *TINY_GAN, *flags])
+    return str(out)
+
+
+def checkpoints(out):
+    """The complete checkpoints' names, oldest first (not the .tmp folder of a save under way)."""
+    return [os.path.basename(path) for _, path in list_checkpoints(out)]
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
+def test_overwrite_moves_the_old_run_aside_so_its_checkpoints_never_replace_the_new_ones(digits_folder, tmp_path):
+    """Item 1: the old run's newer checkpoints pruned the new run's as they were written, and `latest` then resumed
+    the old run under the new run's arguments."""
+    out = train_run(digits_folder, tmp_path / "ow", *EVERY_3, "--max_train_steps", "12")
+    new_run = ["--overwrite_output_dir", "--max_train_steps", "6", "--seed", "5", "--checkpointing_steps", "3",
+               "--checkpoints_total_limit", "2", "--push_to_hub", "--hub_model_id", "user/overwritten-run"]
+    train_run(digits_folder, out, *new_run)
+    new_weights = weights(out)
+    assert checkpoints(out) == ["checkpoint-3", "checkpoint-6"]
+    (aside,) = glob.glob(os.path.join(out, "previous-*"))
+    assert checkpoints(aside) == ["checkpoint-3", "checkpoint-6", "checkpoint-9", "checkpoint-12"]
+    assert json.load(open(os.path.join(aside, "training_args.json")))["seed"] == 0  # the old run, kept whole
+    pushed = {f.rfilename for f in HfApi().model_info("user/overwritten-run").siblings}
+    assert not any(name.startswith(("previous-", "run.", "checkpoint-")) for name in pushed), pushed
+
+    train_run(digits_folder, out, "--max_train_steps", "6", "--seed", "5", "--resume_from_checkpoint", "latest")
+    assert_same_weights(weights(out), new_weights)  # the new run's step 6, not the old run's step 12
+
+
+def test_resuming_into_a_folder_of_another_run_or_past_max_train_steps_is_refused(digits_folder, tmp_path):
+    """Item 2: resuming k3's checkpoint with --output_dir runs/zoo replaced zoo's finished model without a word, and
+    a checkpoint of step 9 was accepted with --max_train_steps 6."""
+    k3 = train_run(digits_folder, tmp_path / "k3", *EVERY_3, "--max_train_steps", "9")
+    zoo = train_run(digits_folder, tmp_path / "zoo", "--max_train_steps", "2", "--seed", "3",
+                    "--checkpointing_steps", "100")
+    zoo_weights, card = weights(zoo), open(os.path.join(zoo, "README.md")).read()
+    checkpoint = os.path.join(k3, "checkpoint-9")
+    with pytest.raises(FileExistsError, match="zoo holds another run .*model_index.json.*--overwrite_output_dir"):
+        train_run(digits_folder, zoo, "--max_train_steps", "12", "--resume_from_checkpoint", checkpoint)
+    with pytest.raises(CheckpointError, match="at step 9, past --max_train_steps 6: pass --max_train_steps 9 or more"):
+        train_run(digits_folder, tmp_path / "new", "--max_train_steps", "6", "--resume_from_checkpoint", checkpoint)
+    assert_same_weights(weights(zoo), zoo_weights)
+    assert open(os.path.join(zoo, "README.md")).read() == card
+    assert not os.path.exists(tmp_path / "new" / "model_index.json")
+
+
+def test_resuming_a_checkpoint_with_planted_pickles_runs_no_code(digits_folder, tmp_path):
+    """Item 3: accelerate's load_state unpickled custom_checkpoint_0.pkl (weights_only=False), running its code."""
+    out = train_run(digits_folder, tmp_path / "run", *EVERY_3, "--max_train_steps", "3")
+    marker = tmp_path / "code-ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    for name in ("custom_checkpoint_0.pkl", "custom_checkpoint_1.pkl", "random_states_0.pkl"):  # accelerate's names
+        torch.save(Exploit(), os.path.join(out, "checkpoint-3", name))
+    train_run(digits_folder, out, *EVERY_3, "--max_train_steps", "6", "--resume_from_checkpoint", "latest")
+    assert checkpoints(out) == ["checkpoint-3", "checkpoint-6"]
+    assert not marker.exists()
+
+
+def test_a_second_trainer_in_the_same_folder_is_refused(digits_folder, tmp_path):
+    """Item 9: two trainers in one folder (e.g. a child left running after its launcher was killed) destroyed each
+    other's checkpoints."""
+    out = str(tmp_path / "busy")
+    command = [sys.executable, "-m", "hf_gan.training.train_gan", "--dataset_name", digits_folder, "--output_dir", out,
+               *TINY_GAN, "--max_train_steps", "100000", "--checkpointing_steps", "2",
+               "--checkpoints_total_limit", "2"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (os.path.isdir(out) and checkpoints(out)):
+            time.sleep(0.05)
+        assert checkpoints(out), "the first trainer wrote no checkpoint"
+        with pytest.raises(OutputDirLocked, match=f"in use by another trainer \\(process {first.pid} on "):
+            train_run(digits_folder, out, "--max_train_steps", "4", "--checkpointing_steps", "2",
+                      "--resume_from_checkpoint", "latest")
+        assert first.poll() is None  # still training, undisturbed
+    finally:
+        first.kill()
+        first.wait()
+    for name in checkpoints(out):
+        read_manifest(os.path.join(out, name))  # all complete and intact
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(digits_folder, tmp_path, caplog):
+    """Item 10: a damaged newest checkpoint was chosen as `latest`, and resuming failed."""
+    straight = train_run(digits_folder, tmp_path / "straight", *EVERY_3, "--max_train_steps", "12")
+    out = train_run(digits_folder, tmp_path / "damaged", *EVERY_3, "--max_train_steps", "9")
+    path = os.path.join(out, "checkpoint-9", "generator.safetensors")
+    with open(path, "r+b") as file:
+        file.truncate(os.path.getsize(path) // 2)
+    with caplog.at_level(logging.WARNING, logger="hf_gan.training.checkpointing"):
+        train_run(digits_folder, out, *EVERY_3, "--max_train_steps", "12", "--resume_from_checkpoint", "latest")
+    assert "checkpoint-9 is damaged: generator.safetensors does not match its SHA-256" in caplog.text
+    assert_same_weights(weights(out), weights(straight))  # resumed exactly from step 6
+    (aside,) = glob.glob(os.path.join(out, "previous-*"))
+    assert checkpoints(aside) == ["checkpoint-9"]  # the damaged one is kept aside, not deleted
+
+
+def test_resuming_at_the_final_step_keeps_the_final_losses(digits_folder, tmp_path):
+    """Item 12a: after resuming at the final step, train_results.json held only train_minutes."""
+    out = train_run(digits_folder, tmp_path / "done", *EVERY_3, "--max_train_steps", "6")
+    first = json.load(open(os.path.join(out, "train_results.json")))
+    train_run(digits_folder, out, *EVERY_3, "--max_train_steps", "6", "--resume_from_checkpoint", "latest")
+    again = json.load(open(os.path.join(out, "train_results.json")))
+    assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(again)
+    del first["train_minutes"], again["train_minutes"]
+    assert again == first

@@ -20,6 +20,7 @@ from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
 
 from hf_gan.training import train_autoencoder, train_gan
+from hf_gan.training.checkpointing import read_manifest
 from hf_gan.training.utils import TrainingDiverged
 from hf_gan.visuals import pipeline_grid
 
@@ -27,8 +28,10 @@ TINY_GAN = ["--latent_dim", "8", "--generator_channels", "4", "--discriminator_c
             "--logging_steps", "1", "--sample_every", "0", "--num_threads", "1"]
 TINY_AE = ["--latent_dim", "4", "--base_channels", "4", "--train_batch_size", "8", "--logging_steps", "1",
            "--sample_every", "0", "--num_threads", "1"]
-CHECKPOINT_FILES = {"model.safetensors", "model_1.safetensors", "optimizer.bin", "optimizer_1.bin",
-                    "random_states_0.pkl", "custom_checkpoint_0.pkl", "custom_checkpoint_1.pkl"}
+CHECKPOINT_FILES = {"generator.safetensors", "discriminator.safetensors", "ema_generator.safetensors",
+                    "optimizer-generator.safetensors", "optimizer-generator.json",
+                    "optimizer-discriminator.safetensors", "optimizer-discriminator.json", "state.json", "rng-0.json",
+                    "manifest.json"}
 
 
 def synthetic_digits(n=48, size=8, num_classes=3, seed=0):
@@ -219,7 +222,7 @@ def test_learning_rates_decay_linearly_and_a_resumed_run_follows_the_same_schedu
     straight = run_gan(tmp_path, idx_folder, *flags, name="straight")
     # the last of the 6 steps runs at 1/4 of the rate; step 3 still at the full one
     for step, lr in ((3, 4e-4), (6, 1e-4)):
-        saved = torch.load(os.path.join(straight, f"checkpoint-{step}", "optimizer.bin"), weights_only=True)
+        saved = json.load(open(os.path.join(straight, f"checkpoint-{step}", "optimizer-generator.json")))
         assert saved["param_groups"][0]["lr"] == pytest.approx(lr)
     shutil.copytree(os.path.join(straight, "checkpoint-3"), tmp_path / "resumed" / "checkpoint-3")  # as if stopped there
     resumed = run_gan(tmp_path, idx_folder, *flags, "--resume_from_checkpoint", "latest", name="resumed")
@@ -243,7 +246,8 @@ def test_checkpoint_limit_and_a_killed_run_leaves_only_complete_checkpoints(idx_
     complete = sorted((n for n in os.listdir(out) if n.startswith("checkpoint-") and not n.endswith(".tmp")), key=lambda n: int(n.split("-")[1]))
     assert 1 <= len(complete) <= 2  # the total limit rotates old ones away
     for name in complete:
-        assert CHECKPOINT_FILES <= set(os.listdir(os.path.join(out, name))), name
+        assert CHECKPOINT_FILES == set(os.listdir(os.path.join(out, name))), name
+        read_manifest(os.path.join(out, name))  # every file matches its SHA-256
     last = int(complete[-1].split("-")[1])
     train_gan.main(["--dataset_name", idx_folder, "--output_dir", out, *TINY_GAN, "--max_train_steps", str(last + 2),
                     "--checkpointing_steps", "2", "--resume_from_checkpoint", "latest"])
@@ -362,12 +366,12 @@ def test_output_dir_holding_another_run_is_refused(idx_folder, tmp_path):
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(idx_folder, tmp_path):
     out = str(tmp_path / "diverge")
     run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--checkpointing_steps", "2", name="diverge")
-    good = load_file(os.path.join(out, "checkpoint-2", "model.safetensors"))
+    good = load_file(os.path.join(out, "checkpoint-2", "generator.safetensors"))
     with pytest.raises(TrainingDiverged, match="diverged at step .*last good checkpoint is .*checkpoint-2"):
         run_gan(tmp_path, idx_folder, "--max_train_steps", "10", "--checkpointing_steps", "2", "--resume_from_checkpoint",
                 "latest", "--discriminator_lr", "inf", "--generator_lr", "inf", name="diverge")
     assert os.listdir(out).count("checkpoint-2") == 1
-    kept = load_file(os.path.join(out, "checkpoint-2", "model.safetensors"))
+    kept = load_file(os.path.join(out, "checkpoint-2", "generator.safetensors"))
     assert all(torch.equal(good[k], kept[k]) for k in good)
     assert not any(n.startswith("checkpoint-") and n != "checkpoint-2" for n in os.listdir(out))
 

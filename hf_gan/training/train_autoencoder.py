@@ -15,7 +15,6 @@ import torch.nn.functional as F
 
 from ..models import ConvAutoencoder
 from ..pipelines import AutoencoderPipeline
-from .checkpointing import resume_if_asked
 from .utils import (
     TrainingState,
     add_common_arguments,
@@ -25,6 +24,7 @@ from .utils import (
     init_trackers,
     load_training_data,
     make_accelerator,
+    open_run_folder,
     prepare_run,
     progress_bar,
     save_sample_grid,
@@ -71,22 +71,25 @@ def make_pipeline(accelerator, model, data):
 def main(argv=None):
     args = prepare_run(parse_args(), argv)
     accelerator = make_accelerator(args)
+    with open_run_folder(args, accelerator) as run:
+        train(args, accelerator, run)
 
+
+def train(args, accelerator, run):
     data, batcher = load_training_data(args, accelerator, require_labels=False)
     _, channels, resolution, _ = data.images.shape
     model = ConvAutoencoder(latent_dim=args.latent_dim, sample_size=resolution, channels=channels, base_channels=args.base_channels)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
 
-    state = TrainingState(args.seed)
-    resume_if_asked(args, accelerator, state, {optimizer: args.learning_rate})
+    state = TrainingState(args.seed, models={"autoencoder": model}, optimizers={"autoencoder": optimizer})
+    state.resume_if_asked(run, accelerator, {optimizer: args.learning_rate})
     init_trackers(args, accelerator)
     grid_images = to_model_range(data.images[:32], accelerator.device)
     save_grid = functools.partial(sample_grid, args, accelerator, accelerator.unwrap_model(model), grid_images)
     pipeline = functools.partial(make_pipeline, accelerator, model, data)
 
     progress = progress_bar(args, accelerator, state)
-    stats = {}
     for _ in progress:
         images = to_model_range(data.images[batcher.indices(state.batches_seen)], accelerator.device)
         state.batches_seen += 1
@@ -96,14 +99,15 @@ def main(argv=None):
         accelerator.backward(loss)
         optimizer.step()
         state.step += 1
-        stats = after_step(args, accelerator, state, progress, lambda: {"loss_reconstruction": loss.item()},
-                           save_grid, pipeline) or stats
+        after_step(args, accelerator, run, state, progress, lambda: {"loss_reconstruction": loss.item()},
+                   save_grid, pipeline)
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         final = pipeline()
         sample_grid(args, accelerator, final.autoencoder, grid_images, state.step)
-        finish_run(args, final, kind="autoencoder", final_stats={**stats, "train_minutes": state.train_seconds / 60})
+        finish_run(args, final, kind="autoencoder",
+                   final_stats={**state.stats, "train_minutes": state.train_seconds / 60})
     accelerator.end_training()
 
 

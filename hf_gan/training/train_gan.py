@@ -21,7 +21,6 @@ from accelerate.logging import get_logger
 from ..losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
 from ..models import DCGANDiscriminator, DCGANGenerator
 from ..pipelines import ConditionalGANPipeline, GANPipeline
-from .checkpointing import resume_if_asked
 from .utils import (
     TrainingState,
     add_common_arguments,
@@ -31,6 +30,7 @@ from .utils import (
     init_trackers,
     load_training_data,
     make_accelerator,
+    open_run_folder,
     prepare_run,
     progress_bar,
     save_sample_grid,
@@ -240,6 +240,11 @@ def main(argv=None):
     args = prepare_run(parse_args(), argv)
     check_model_arguments(args)
     accelerator = make_accelerator(args)
+    with open_run_folder(args, accelerator) as run:
+        train(args, accelerator, run)
+
+
+def train(args, accelerator, run):
     conditional = args.model == "cgan"
 
     data, batcher = load_training_data(args, accelerator, require_labels=conditional)
@@ -260,9 +265,10 @@ def main(argv=None):
         discriminator_module = torch.compile(discriminator_module)
     split_code = accelerator.unwrap_model(generator).split_code
 
-    state = TrainingState(args.seed)
+    models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema_generator}
+    state = TrainingState(args.seed, models, optimizers={"generator": optimizer_g, "discriminator": optimizer_d})
     learning_rates = {optimizer_g: args.generator_lr, optimizer_d: args.discriminator_lr}
-    resume_if_asked(args, accelerator, state, learning_rates, extra_objects=[ema_generator])
+    state.resume_if_asked(run, accelerator, learning_rates)
     init_trackers(args, accelerator)
     grid = grid_latents(args, latent_dim, len(label_names) if conditional else None, code_size)
     save_grid = functools.partial(sample_grid, args, accelerator, ema_generator, *grid)
@@ -271,7 +277,6 @@ def main(argv=None):
     logger.info(f"{len(data)} images {channels}x{resolution}x{resolution}, batch {args.train_batch_size} on "
                 f"{accelerator.num_processes} process(es), {args.max_train_steps} steps, starting at {state.step}")
     progress = progress_bar(args, accelerator, state)
-    stats = {}
     for _ in progress:
         if args.lr_decay_steps:
             set_learning_rates(args, state, learning_rates)
@@ -285,14 +290,14 @@ def main(argv=None):
         ema_decay = 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step))
         update_ema(ema_generator, accelerator.unwrap_model(generator), ema_decay)
         state.step += 1
-        stats = after_step(args, accelerator, state, progress, lambda: step_stats(loss_d, loss_g, real_logits, fake_logits),
-                           save_grid, pipeline) or stats
+        after_step(args, accelerator, run, state, progress,
+                   lambda: step_stats(loss_d, loss_g, real_logits, fake_logits), save_grid, pipeline)
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         save_grid(state.step)
         finish_run(args, pipeline(), kind="infogan" if code_size else args.model,
-                   final_stats={**stats, "train_minutes": state.train_seconds / 60})
+                   final_stats={**state.stats, "train_minutes": state.train_seconds / 60})
     accelerator.end_training()
 
 

@@ -22,11 +22,13 @@ from ..data import DatasetError, load_image_dataset, prepare_image_dataset
 from ..hub import push_folder
 from ..model_card import write_model_card
 from ..visuals import interpolation_frames, interpolation_strip, pipeline_grid, save_images
-from .checkpointing import check_output_dir, list_checkpoints, resolve_resume_checkpoint, save_checkpoint
+from .checkpointing import RunFolder, find_latest_checkpoint, load_checkpoint, save_checkpoint
 
 logger = get_logger(__name__)
 # Never written to disk, logs, trackers or the model card.
 SECRET_ARGUMENTS = ("hub_token",)
+# How this invocation treats the output folder, not what the run is: left out of its recorded arguments.
+FOLDER_ARGUMENTS = ("output_dir", "overwrite_output_dir", "resume_from_checkpoint", "config")
 PRESETS = importlib.resources.files("hf_gan.training") / "configs"
 
 
@@ -85,7 +87,9 @@ def add_common_arguments(parser, default_output_dir):
                       "--dataset_name when it is one)")
     run = parser.add_argument_group("run")
     run.add_argument("--output_dir", default=default_output_dir)
-    run.add_argument("--overwrite_output_dir", action="store_true")
+    run.add_argument("--overwrite_output_dir", action="store_true",
+                     help="train into a folder that holds another run, after moving its contents into a "
+                     "previous-<time> folder inside it")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--train_batch_size", type=int, default=128, help="global batch, split across processes")
     run.add_argument("--max_train_steps", type=int, default=2000)
@@ -95,7 +99,8 @@ def add_common_arguments(parser, default_output_dir):
                      "divided by the processes on this machine)")
     run.add_argument("--checkpointing_steps", type=int, default=500)
     run.add_argument("--checkpoints_total_limit", type=int, default=2)
-    run.add_argument("--resume_from_checkpoint", help="'latest' or a checkpoint folder")
+    run.add_argument("--resume_from_checkpoint", help="'latest' (the newest intact checkpoint of --output_dir's run) "
+                     "or a checkpoint folder")
     run.add_argument("--save_every", type=int, default=0, help="also save the pipeline every N steps (0: at the end)")
     run.add_argument("--sample_every", type=int, default=500, help="save and log a sample grid every N steps")
     run.add_argument("--logging_steps", type=int, default=20)
@@ -126,8 +131,6 @@ def prepare_run(parser, argv=None):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1.")
     set_cpu_threads(args.num_threads)
-    resuming = resolve_resume_checkpoint(args.resume_from_checkpoint, args.output_dir) is not None
-    check_output_dir(args.output_dir, resuming, args.overwrite_output_dir)
     return args
 
 
@@ -159,6 +162,14 @@ def make_accelerator(args) -> Accelerator:
     logging.getLogger("accelerate").setLevel(logging.WARNING)
     set_seed(args.seed)
     return accelerator
+
+
+def open_run_folder(args, accelerator) -> RunFolder:
+    """Takes --output_dir for this run before any work: locks it, and checks that what is in it and the checkpoint to
+    resume fit the arguments (see hf_gan.training.checkpointing)."""
+    config = {k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS + FOLDER_ARGUMENTS}
+    return RunFolder(args.output_dir, config, accelerator, overwrite=args.overwrite_output_dir,
+                     resume=args.resume_from_checkpoint)
 
 
 def init_trackers(args, accelerator) -> None:
@@ -213,22 +224,36 @@ def load_training_data(args, accelerator, require_labels):
 # -- the state of a run and what follows each step ------------------------------------------------------------------
 
 class TrainingState:
-    """Step counters and the noise generator, checkpointed with the models (accelerate's register_for_checkpointing)."""
+    """What a checkpoint holds: the models and optimizers (dicts by name), the step counters, the noise generator and
+    the losses last logged (so that a run resumed at its final step still reports them)."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, models: dict, optimizers: dict):
+        self.models, self.optimizers = models, optimizers
         self.step = 0  # optimiser steps of the generator (or of the autoencoder)
         self.batches_seen = 0
         self.train_seconds = 0.0  # wall-clock time spent in training steps, summed over resumed runs
+        self.stats = {}
         self.noise = torch.Generator().manual_seed(seed)
 
-    def state_dict(self) -> dict:
-        return {"step": self.step, "batches_seen": self.batches_seen, "train_seconds": self.train_seconds,
-                "noise": self.noise.get_state()}
+    def save_checkpoint(self, run: RunFolder, accelerator, total_limit: int | None) -> str:
+        counters = {"step": self.step, "batches_seen": self.batches_seen, "train_seconds": self.train_seconds,
+                    "stats": self.stats}
+        return save_checkpoint(run.output_dir, run.run_id, self.step, self.models, self.optimizers, accelerator,
+                               state=counters, generators={"noise": self.noise}, total_limit=total_limit)
 
-    def load_state_dict(self, state: dict) -> None:
-        self.step, self.batches_seen = int(state["step"]), int(state["batches_seen"])
-        self.train_seconds = float(state["train_seconds"])
-        self.noise.set_state(state["noise"])
+    def resume_if_asked(self, run: RunFolder, accelerator, learning_rates: dict) -> None:
+        """Restores the checkpoint `run` resumes from, if any. `learning_rates` maps each optimizer to its --*_lr:
+        they apply after a resume, since the checkpoint's would otherwise come back (e.g. after a divergence,
+        resuming with lower rates)."""
+        if run.checkpoint is None:
+            return
+        counters = load_checkpoint(run.checkpoint, self.models, self.optimizers, accelerator, {"noise": self.noise})
+        self.step, self.batches_seen = counters["step"], counters["batches_seen"]
+        self.train_seconds, self.stats = counters["train_seconds"], counters["stats"]
+        for optimizer, lr in learning_rates.items():
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        logger.info(f"Resumed from {run.checkpoint} at step {self.step}", main_process_only=True)
 
     def start_clock(self) -> None:
         self._clock = time.perf_counter()
@@ -256,37 +281,34 @@ def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float)
         ema_buffer.copy_(buffer)
 
 
-def after_step(args, accelerator, state, progress, compute_stats, sample_grid, make_pipeline):
+def after_step(args, accelerator, run, state, progress, compute_stats, sample_grid, make_pipeline):
     """What follows each optimisation step: report and check the losses (on logging steps and before anything is
-    saved), draw a sample grid, checkpoint, and save the pipeline. Returns the stats when it computed them."""
+    saved; kept in `state.stats`), draw a sample grid, checkpoint, and save the pipeline."""
     step = state.step
     saving = step % args.checkpointing_steps == 0 or (args.save_every and step % args.save_every == 0)
-    stats = None
     if saving or step % args.logging_steps == 0 or step == args.max_train_steps:
         state.tick()
-        stats = compute_stats()  # a device sync: only on these steps
-        check_finite(stats, step, args)
-        progress.set_postfix({k: f"{v:.4g}" for k, v in stats.items()})
-        accelerator.log(stats, step=step)
+        state.stats = compute_stats()  # a device sync: only on these steps
+        check_finite(state.stats, step, run)
+        progress.set_postfix({k: f"{v:.4g}" for k, v in state.stats.items()})
+        accelerator.log(state.stats, step=step)
     if args.sample_every and step % args.sample_every == 0 and accelerator.is_main_process:
         sample_grid(step)
     if step % args.checkpointing_steps == 0:
-        save_checkpoint(accelerator, args.output_dir, step, args.checkpoints_total_limit)
+        state.save_checkpoint(run, accelerator, args.checkpoints_total_limit)
     if args.save_every and step % args.save_every == 0 and step != args.max_train_steps and accelerator.is_main_process:
         make_pipeline().save_pretrained(args.output_dir)
-    return stats
 
 
 class TrainingDiverged(RuntimeError):
     pass
 
 
-def check_finite(stats, step, args):
+def check_finite(stats, step, run):
     """Stops a run whose losses are NaN or infinite before it writes anything from that state."""
     bad = {k: v for k, v in stats.items() if not math.isfinite(v)}
     if bad:
-        checkpoints = list_checkpoints(args.output_dir)
-        last = checkpoints[-1] if checkpoints else "none was written"
+        last = find_latest_checkpoint(run.output_dir, run.run_id) or "none was written"
         raise TrainingDiverged(
             f"Training diverged at step {step}: {bad}. Nothing was saved from this state; the last good checkpoint is "
             f"{last}. Resume from it with lower learning rates, or another --objective / --r1_gamma."
