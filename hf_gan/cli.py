@@ -79,7 +79,8 @@ def main(argv=None):
     ev.add_argument("--image_column")
     ev.add_argument("--label_column")
     ev.add_argument("--output", help="JSON file to write (default: eval_results.json in the pipeline folder or here)")
-    ev.add_argument("--update_card", "--update-card", action="store_true", help="write the metrics into README.md")
+    ev.add_argument("--update_card", action="store_true", help="write the metrics into README.md")
+    ev.add_argument("--update-card", dest="update_card", action="store_true", help=argparse.SUPPRESS)  # old spelling
     ev.add_argument("--dataset_id", help="the dataset's name in the card's model-index (default: the Hub id, or the "
                     "folder's name; e.g. ylecun/mnist for a local copy of MNIST)")
     ev.add_argument("--verbose", action="store_true", help="show library logs, warnings and loading bars")
