@@ -1,7 +1,8 @@
 """The hf-gan command line.
 
-- `hf-gan evaluate PIPELINE --dataset DATA`: measure a pipeline against real MNIST digits, print a table, write
-  JSON, and with --update-card the model card's evaluation section and model-index metadata.
+- `hf-gan evaluate PIPELINE --dataset DATA`: measure a pipeline against a real dataset (FID and KID with the standard
+  Inception-v3, class metrics with a classifier trained on the data), print a table, write JSON, and with
+  --update_card the model card's evaluation section and model-index metadata.
 - `hf-gan publish FOLDER... --org ORG` (or `hf-gan publish FOLDER --repo_id ID`): push pipeline folders (e.g.
   model_zoo/*) to ORG/<folder name> on the Hub, with their cards' usage sections rendered for the new repository.
 - `hf-gan train gan|autoencoder --config PRESET ...`: train in this process (hf_gan.training; `accelerate launch -m
@@ -16,44 +17,10 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 
 from . import demo, generate as generate_command
-from .data import load_image_dataset, prepare_image_dataset
 from .hub import push_folder
-from .metrics import evaluate_images, generate, inception_fid, load_mnist_classifier
-from .model_card import set_card_usage, update_card_metrics
-from .pipelines import HfGanPipeline
-
-CARD_METRICS = ("fld", "fld_floor", "class_accuracy", "classifier_accuracy_on_real", "precision", "recall",
-                "histogram_max_deviation_pp", "classes_present", "inception_fid")
-
-
-def real_images(dataset: str, split: str, count: int):
-    data = prepare_image_dataset(load_image_dataset(dataset, split), max_samples=count)
-    return data.images.float() / 255, data.labels
-
-
-def evaluate(args) -> dict:
-    started = time.perf_counter()
-    pipe = HfGanPipeline.from_pretrained(args.pipeline).to(args.device)
-    real, real_labels = real_images(args.dataset, args.split, args.num_samples)
-    reference, reference_labels = real_images(args.dataset, args.reference_split, args.num_samples)
-    # A conditional pipeline is asked for the reference images' labels: its samples then have the classes, in the
-    # same proportions, as the real set that gives the FLD floor (asked for every class equally often, even the
-    # reference images themselves would score 1.5x the floor on MNIST, whose classes are not balanced).
-    fake, fake_labels = generate(pipe, args.num_samples, batch_size=args.batch_size, seed=args.seed,
-                                 class_labels=reference_labels)
-    metrics = evaluate_images(fake, real, reference, fake_labels, real_labels, classifier=load_mnist_classifier())
-    if args.inception:
-        metrics["inception_fid"] = inception_fid(fake, real, args.inception)
-    metrics["pipeline"] = type(pipe).__name__
-    metrics["protocol"] = (f"{args.num_samples} samples (seed {args.seed}) against {len(real)} real images of the "
-                           f"{args.split} split of {args.dataset}; FLD floor: {len(reference)} {args.reference_split} "
-                           f"images against the same {args.split} images; a conditional pipeline is asked for the labels of those "
-                           f"{args.reference_split} images; features and predictions of hf_gan's MNIST classifier")
-    metrics["seconds"] = round(time.perf_counter() - started, 1)
-    return metrics
+from .model_card import set_card_usage
 
 
 def publish(folders, org=None, repo_id=None, token=None, private=False) -> list[str]:
@@ -82,6 +49,19 @@ def publish(folders, org=None, repo_id=None, token=None, private=False) -> list[
     return repo_ids
 
 
+def quiet_libraries() -> None:
+    """Hides diffusers' loading bars and info logs, and library deprecation warnings: the CLI prints its own."""
+    import warnings
+
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+
+
 def print_table(metrics: dict) -> None:
     width = max(len(k) for k in metrics)
     for key, value in metrics.items():
@@ -105,19 +85,27 @@ def train(model: str, options: list[str]) -> int:
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="hf-gan", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    ev = commands.add_parser("evaluate", help="measure a pipeline's sample quality")
+    ev = commands.add_parser("evaluate", help="measure a pipeline's sample quality against a real dataset")
     ev.add_argument("pipeline", help="a pipeline folder or Hub repo id")
-    ev.add_argument("--dataset", required=True, help="real data: MNIST idx folder, Hub id, image folder, ...")
+    ev.add_argument("--dataset", required=True, help="real data: Hub id, image folder, MNIST idx folder, ...")
+    ev.add_argument("--metrics", help="comma-separated, among fid, kid, classifier (default: classifier when one is "
+                    "known, --classifier or the shipped one for MNIST, else fid,kid)")
+    ev.add_argument("--classifier", help="folder or Hub repo id of a classifier trained on this dataset by "
+                    "training/train_classifier.py (default for MNIST: the shipped one)")
     ev.add_argument("--split", default="test")
     ev.add_argument("--reference_split", default="train", help="the second real set, for the FLD floor")
-    ev.add_argument("--num_samples", type=int, default=10_000)
+    ev.add_argument("--num_samples", type=int, default=10_000, help="a few hundred for a quick look")
     ev.add_argument("--batch_size", type=int, default=500)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="cpu")
-    ev.add_argument("--inception", help="path of a local TorchScript Inception-v3, for Inception-FID (optional)")
+    ev.add_argument("--image_column")
+    ev.add_argument("--label_column")
     ev.add_argument("--output", help="JSON file to write (default: eval_results.json in the pipeline folder or here)")
-    ev.add_argument("--update-card", dest="update_card", action="store_true", help="write the metrics into README.md")
-    ev.add_argument("--dataset_id", default="ylecun/mnist", help="dataset id for the card's model-index")
+    ev.add_argument("--update_card", action="store_true", help="write the metrics into README.md")
+    ev.add_argument("--update-card", dest="update_card", action="store_true", help=argparse.SUPPRESS)  # old spelling
+    ev.add_argument("--dataset_id", help="the dataset's name in the card's model-index (default: the Hub id, or the "
+                    "folder's name; e.g. ylecun/mnist for a local copy of MNIST)")
+    ev.add_argument("--verbose", action="store_true", help="show library logs, warnings and loading bars")
     pub = commands.add_parser("publish", help="push pipeline folders to a Hub organisation")
     pub.add_argument("folders", nargs="+", help="pipeline folders, e.g. model_zoo/*")
     where = pub.add_mutually_exclusive_group(required=True)
@@ -144,18 +132,23 @@ def main(argv=None):
         publish(args.folders, args.org, args.repo_id, args.token, args.private)
         return 0
 
-    if args.update_card and not os.path.isfile(os.path.join(args.pipeline, "README.md")):
-        parser.error(f"--update-card needs a local pipeline folder with a README.md; {args.pipeline} has none.")
-    metrics = evaluate(args)
+    if not args.verbose:
+        quiet_libraries()
+    from .metrics import evaluate_pipeline
+
+    metrics = evaluate_pipeline(
+        args.pipeline, args.dataset, metrics=args.metrics.split(",") if args.metrics else None,
+        classifier=args.classifier, split=args.split, reference_split=args.reference_split,
+        num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed, device=args.device,
+        dataset_id=args.dataset_id, image_column=args.image_column, label_column=args.label_column,
+        update_card=args.update_card,
+    )
     print_table(metrics)
     output = args.output or os.path.join(args.pipeline if os.path.isdir(args.pipeline) else ".", "eval_results.json")
     with open(output, "w", encoding="utf-8") as file:
         json.dump(metrics, file, indent=2)
     print(f"wrote {output}")
     if args.update_card:
-        card_metrics = {k: metrics[k] for k in CARD_METRICS if k in metrics}
-        update_card_metrics(os.path.join(args.pipeline, "README.md"), card_metrics, metrics["protocol"] + ".",
-                            args.dataset_id, "MNIST")
         print(f"updated {os.path.join(args.pipeline, 'README.md')}")
     return 0
 

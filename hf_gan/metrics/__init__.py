@@ -1,18 +1,19 @@
-"""Honest sample-quality metrics for hf_gan pipelines (see evaluate.py); `hf-gan evaluate` is the command line."""
+"""Sample-quality metrics for hf_gan pipelines: `evaluate_pipeline` (evaluate.py) measures a pipeline against a real
+dataset; `hf-gan evaluate` is its command line."""
 
-from .classifier import MNISTClassifier, load_mnist_classifier
-from .evaluate import classify, evaluate_images, generate, inception_fid, inception_features
+from .classifier import ImageClassifier, load_classifier, load_mnist_classifier
+from .evaluate import classify, evaluate_images, evaluate_pipeline, generate
 from .scores import class_histogram, frechet_distance, precision_recall
 
 __all__ = [
-    "MNISTClassifier",
+    "ImageClassifier",
     "class_histogram",
     "classify",
     "evaluate_images",
+    "evaluate_pipeline",
     "frechet_distance",
     "generate",
-    "inception_features",
-    "inception_fid",
+    "load_classifier",
     "load_mnist_classifier",
     "precision_recall",
 ]
