@@ -222,7 +222,7 @@ def test_card_metadata_is_valid_for_the_hub(mnist_like):
     card = ModelCard.load(os.path.join(pipe, "README.md"))
     card.validate()  # huggingface_hub's validation, through the test Hub's /api/validate-yaml
     data = card.data.to_dict()
-    assert data["library_name"] == "hf_gan" and data["pipeline_tag"] == "unconditional-image-generation"
+    assert data["library_name"] == "diffusers" and data["pipeline_tag"] == "unconditional-image-generation"
     assert {"gan", "conditional-gan"} <= set(data["tags"]) and data["datasets"] == ["ylecun/mnist"]
     assert "Goodfellow" in card.text and "Mirza" in card.text and "Limitations" in card.text
     assert "POST /api/validate-yaml" in HUB_STATE.requests  # validated by the (test) Hub, not skipped

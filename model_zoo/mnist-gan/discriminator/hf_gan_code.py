@@ -1,9 +1,86 @@
 # hf_gan's networks and pipelines (hf_gan/models and hf_gan/pipelines, joined into one module by
 # HfGanPipeline.save_pretrained), so that diffusers loads this repository without hf_gan installed:
 # DiffusionPipeline.from_pretrained(repo, trust_remote_code=True). hf_gan's own from_pretrained never runs it.
-"""The base of every hf_gan model: a diffusers ModelMixin that loads safetensors weights strictly and nothing else."""
+"""The base of every hf_gan model: a diffusers ModelMixin that loads safetensors weights strictly and nothing else.
 
+Integrity: `save_pretrained` records the SHA-256 digest of each weight file in config.json (`_weights_sha256`), and
+`from_pretrained` checks it before reading the weights. This catches corruption and partial copies; it does not stop
+someone who edits the weights and the digests together (docs/security.md). Folders saved before digests existed still
+load. With or without digests, weights holding NaN or infinity, or tensors of another kind of dtype than the model's
+(integers where it holds floats), are refused rather than cast, and config.json values must have the types that the
+model's constructor declares.
+
+This module imports only torch, safetensors, diffusers and the standard library, so that it can travel with the model
+files into a repository that plain diffusers loads with trust_remote_code.
+"""
+
+import hashlib
+import inspect
+import json
+import os
+import types
+import typing
+
+import safetensors
+import torch
 from diffusers import ModelMixin
+from diffusers.configuration_utils import FrozenDict
+from diffusers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFETENSORS_WEIGHTS_NAME, logging
+from diffusers.utils.hub_utils import _add_variant, _get_model_file
+
+logger = logging.get_logger(__name__)
+
+DIGESTS_KEY = "_weights_sha256"
+# from_pretrained keyword arguments that say where to find the files, as diffusers' own loader reads them.
+FILE_LOCATION_KWARGS = ("subfolder", "cache_dir", "force_download", "proxies", "local_files_only", "token", "revision")
+RELOAD_ADVICE = (
+    "re-download it (force_download=True) or copy the folder again; if you changed the weights on purpose, load them "
+    "into the model in Python and re-save it with save_pretrained"
+)
+
+
+class ModelLoadingError(OSError, ValueError):
+    """A model folder that cannot be loaded, with what to do about it (an OSError and a ValueError, the two kinds
+    that diffusers raises for unreadable and for inconsistent files)."""
+
+
+def sha256_of_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _matches_annotation(value, annotation) -> bool:
+    """Whether a JSON value fits a constructor annotation; annotations other than plain types pass."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_matches_annotation(value, option) for option in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:  # bool is an int subclass in Python, but `true` is no layer count
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    return True
+
+
+def check_config_types(model_class: type, config: dict, config_path: str) -> None:
+    """Refuses config.json values whose type differs from the constructor's annotation: a string "false" would
+    otherwise be read as true, and a string "64" fail deep inside a layer with no file named."""
+    for name, parameter in inspect.signature(model_class.__init__).parameters.items():
+        if name in config and parameter.annotation is not inspect.Parameter.empty:
+            value, expected = config[name], parameter.annotation
+            if not _matches_annotation(value, expected):
+                expected_name = getattr(expected, "__name__", str(expected))
+                raise ModelLoadingError(
+                    f"{config_path}: {name!r} is {json.dumps(value)} (a JSON {type(value).__name__}), but "
+                    f"{model_class.__name__} expects {expected_name}. Write it without quotes, e.g. 64 or false."
+                )
 
 
 class _ModelType(type):
@@ -22,6 +99,28 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
     """`from_pretrained` reads safetensors only (never pickled `.bin` files), whichever entry point calls it, and
     refuses weights that miss tensors or carry extra ones, instead of leaving layers randomly initialised."""
 
+    def save_pretrained(self, save_directory, is_main_process: bool = True, safe_serialization: bool = True,
+                        push_to_hub: bool = False, **kwargs):
+        """diffusers' `save_pretrained`, which then records the weight files' SHA-256 digests in config.json."""
+        if not safe_serialization:
+            raise ValueError(f"{type(self).__name__} saves safetensors weights only: drop safe_serialization=False.")
+        hub_names = ("repo_id", "commit_message", "private", "token", "create_pr")
+        hub_kwargs = {k: kwargs.pop(k) for k in hub_names if k in kwargs}
+        super().save_pretrained(save_directory, is_main_process=is_main_process, **kwargs)
+        if is_main_process:
+            config_path = os.path.join(save_directory, CONFIG_NAME)
+            with open(config_path, encoding="utf-8") as file:
+                config = json.load(file)
+            config[DIGESTS_KEY] = {
+                name: sha256_of_file(os.path.join(save_directory, name))
+                for name in sorted(os.listdir(save_directory)) if name.endswith(".safetensors")
+            }
+            with open(config_path, "w", encoding="utf-8") as file:
+                file.write(json.dumps(config, indent=2, sort_keys=True) + "\n")  # diffusers' own layout
+        if push_to_hub:  # push_to_hub saves again, digests included, into a temporary folder that it uploads
+            repo_id = hub_kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
+            self.push_to_hub(repo_id, variant=kwargs.get("variant"), **hub_kwargs)
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
         if kwargs.get("use_safetensors") is False:
@@ -30,18 +129,99 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
         return_loading_info = kwargs.pop("output_loading_info", False)
         where = f"{pretrained_model_name_or_path}/{kwargs['subfolder']}" if kwargs.get("subfolder") else pretrained_model_name_or_path
         try:
+            weight_paths = cls._check_files(pretrained_model_name_or_path, kwargs)
             model, loading_info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
             problems = {k: v for k, v in loading_info.items() if k != "error_msgs" and v}
             if problems:
                 raise ValueError(f"the weights do not match the model's config: {problems}")
+            _check_tensors(model, weight_paths)
         except (OSError, ValueError, RuntimeError) as error:
+            ours = isinstance(error, ModelLoadingError)  # already says what is wrong and what to do
             cause = f" ({error.__cause__})" if error.__cause__ else ""
-            raise type(error)(
-                f"Could not load {cls.__name__} from '{where}': {error}{cause}\n"
-                "The weight file may be truncated or tampered with, or config.json may not match it: re-download it "
+            advice = "" if ours else (
+                "\nThe weight file may be truncated or tampered with, or config.json may not match it: re-download it "
                 "(force_download=True) or re-save the model with save_pretrained."
-            ) from error
+            )
+            raise ModelLoadingError(f"Could not load {cls.__name__} from '{where}': {error}{cause}{advice}") from (
+                None if ours else error
+            )
+        # The digests describe the files just read, not this model once it trains on: save_pretrained records anew.
+        model._internal_dict = FrozenDict({k: v for k, v in model.config.items() if k != DIGESTS_KEY})
         return (model, loading_info) if return_loading_info else model
+
+    @classmethod
+    def _check_files(cls, pretrained_model_name_or_path, kwargs) -> list[str]:
+        """Checks config.json's value types and the weight files' digests; returns the weight files' local paths
+        (empty when there are none, which leaves the error to diffusers' loader)."""
+        location = {k: kwargs[k] for k in FILE_LOCATION_KWARGS if k in kwargs}
+
+        def resolve(name):
+            return _get_model_file(pretrained_model_name_or_path, weights_name=name, **location)
+
+        config_path = resolve(CONFIG_NAME)
+        with open(config_path, encoding="utf-8") as file:
+            config = json.load(file)
+        check_config_types(cls, config, config_path)
+        try:
+            weight_paths = [resolve(_add_variant(SAFETENSORS_WEIGHTS_NAME, kwargs.get("variant")))]
+        except OSError:
+            try:  # sharded weights: the index names the files
+                index_path = resolve(_add_variant(SAFE_WEIGHTS_INDEX_NAME, kwargs.get("variant")))
+            except OSError:
+                return []
+            with open(index_path, encoding="utf-8") as file:
+                weight_paths = [resolve(name) for name in sorted(set(json.load(file)["weight_map"].values()))]
+        digests = config.get(DIGESTS_KEY)
+        if digests is None:
+            logger.info(f"{config_path} records no weight digests (saved by an older hf_gan): integrity not checked.")
+            return weight_paths
+        for path in weight_paths:
+            name = os.path.basename(path)
+            if name not in digests:
+                raise ModelLoadingError(
+                    f"{config_path} records SHA-256 digests of {sorted(digests)}, but not of {path}, which would be "
+                    f"loaded: the folder mixes files of different saves. Copy the whole folder again, or "
+                    f"{RELOAD_ADVICE}."
+                )
+            actual = sha256_of_file(path)
+            if actual != digests[name]:
+                raise ModelLoadingError(
+                    f"{path} is not the file that was saved: its SHA-256 digest is {actual}, but {config_path} "
+                    f"records {digests[name]}. The file is truncated or tampered with (a partial copy, a damaged "
+                    f"disk or download, or an edit): {RELOAD_ADVICE}."
+                )
+        return weight_paths
+
+
+def _check_tensors(model: torch.nn.Module, weight_paths: list[str]) -> None:
+    """Refuses weights that diffusers would load anyway: NaN or infinite values, and dtypes that a load would cast
+    silently (integers into float layers, or a file whose float tensors disagree on their dtype)."""
+    expected = model.state_dict()
+    for path in weight_paths:
+        non_finite, wrong_dtype, float_dtypes = [], [], set()
+        with safetensors.safe_open(path, framework="pt") as file:
+            for name in file.keys():
+                tensor = file.get_tensor(name)
+                if tensor.is_floating_point():
+                    float_dtypes.add(tensor.dtype)
+                    if not torch.isfinite(tensor).all():
+                        non_finite.append(name)
+                if name in expected and (
+                    tensor.is_floating_point() != expected[name].is_floating_point()
+                    or (not tensor.is_floating_point() and tensor.dtype != expected[name].dtype)
+                ):
+                    wrong_dtype.append(f"{name} ({tensor.dtype}, the model holds {expected[name].dtype})")
+        if non_finite:
+            raise ModelLoadingError(
+                f"{path} holds NaN or infinite values in {len(non_finite)} tensor(s): {', '.join(non_finite[:5])}. "
+                f"Weights like these give NaN images: use another checkpoint, or {RELOAD_ADVICE}."
+            )
+        if wrong_dtype or len(float_dtypes) > 1:
+            found = wrong_dtype[:5] or [f"float tensors of several dtypes {sorted(map(str, float_dtypes))}"]
+            raise ModelLoadingError(
+                f"{path} holds tensors of a dtype that save_pretrained does not write: {', '.join(found)}. Loading "
+                f"would cast them silently; {RELOAD_ADVICE}. (To load in another precision, pass torch_dtype=...)"
+            )
 
 
 """Convolutional stacks shared by the generator, the discriminator and the autoencoder.
@@ -112,7 +292,9 @@ class ConvEncoder(nn.Module):
 
 
 class ClassConditionalBatchNorm2d(nn.Module):
-    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017; Miyato & Koyama 2018)."""
+    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017; Miyato & Koyama 2018).
+
+    Float labels (N, num_classes) are class weights: the scale and shift are the weighted mix of the classes'."""
 
     def __init__(self, channels: int, num_classes: int):
         super().__init__()
@@ -123,7 +305,12 @@ class ClassConditionalBatchNorm2d(nn.Module):
         nn.init.zeros_(self.shift.weight)
 
     def forward(self, x: torch.Tensor, class_labels: torch.Tensor) -> torch.Tensor:
-        return self.norm(x) * self.scale(class_labels)[:, :, None, None] + self.shift(class_labels)[:, :, None, None]
+        if class_labels.is_floating_point():
+            weights = class_labels.to(self.scale.weight.dtype)
+            scale, shift = weights @ self.scale.weight, weights @ self.shift.weight
+        else:
+            scale, shift = self.scale(class_labels.long()), self.shift(class_labels.long())
+        return self.norm(x) * scale[:, :, None, None] + shift[:, :, None, None]
 
 
 class ConvDecoder(nn.Module):
@@ -144,7 +331,7 @@ class ConvDecoder(nn.Module):
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], out_channels, 3, padding=1), nn.Tanh())
 
     def forward(self, features: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
-        norm_args = () if class_labels is None else (class_labels.long(),)
+        norm_args = () if class_labels is None else (class_labels,)
         x = torch.relu(self.norms[0](self.project(features), *norm_args))
         for conv, norm in zip(self.convs, self.norms[1:]):
             x = torch.relu(norm(conv(x), *norm_args))
@@ -177,6 +364,10 @@ CONDITIONINGS = ("projection", "concat")
 
 
 def _one_hot(class_labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot vectors of integer labels (N,); float labels (N, num_classes), class weights such as a blend of two
+    classes, are taken as they are."""
+    if class_labels.is_floating_point():
+        return class_labels.to(dtype)
     return F.one_hot(class_labels.long(), num_classes).to(dtype)
 
 
@@ -193,7 +384,11 @@ class DCGANGenerator(SafetensorsModelMixin, ConfigMixin):
     With `categorical_code=K` (InfoGAN, Chen et al. 2016), the last K latent entries pick a categorical code c, their
     argmax (uniform over K values, since they are i.i.d. normal), which G sees one-hot instead of those entries. An
     unconditional GAN trained to make c recoverable from its images (train_gan.py --categorical_code) learns discrete
-    modes, such as MNIST's digits, without labels."""
+    modes, such as MNIST's digits, without labels.
+
+    `class_labels` are class ids (N,) or class weights (N, num_classes), e.g. (1 - t) * one_hot(a) + t * one_hot(b)
+    to blend two classes: G's label input and its conditional norms' scales and shifts are linear in the one-hot
+    label, so weights mix them, and a one-hot row gives exactly that class's image."""
 
     @register_to_config
     def __init__(
@@ -264,13 +459,19 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
             raise ValueError("auxiliary_classifier needs num_classes.")
         if auxiliary_classifier and categorical_code:
             raise ValueError("The auxiliary head predicts the class (auxiliary_classifier) or a categorical code, not both.")
-        if auxiliary_classifier or categorical_code:
-            self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes if auxiliary_classifier else categorical_code))
+        if auxiliary_classifier:
+            self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes))
+        if categorical_code:
+            self.code_head = wrap(nn.Linear(self.encoder.out_features, categorical_code))
 
-    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False):
-        """One real/fake logit per image; with `return_class_logits`, also the auxiliary head's class (or code) logits."""
-        if return_class_logits and not hasattr(self, "class_head"):
-            raise ValueError("return_class_logits needs a discriminator built with auxiliary_classifier=True or categorical_code.")
+    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False,
+                return_code_logits: bool = False):
+        """One real/fake logit per image; with `return_class_logits`, also the AC-GAN head's class logits, with
+        `return_code_logits`, the InfoGAN head's logits of the generator's categorical code."""
+        if return_class_logits and not self.config.auxiliary_classifier:
+            raise ValueError("return_class_logits needs a discriminator built with auxiliary_classifier=True.")
+        if return_code_logits and not self.config.categorical_code:
+            raise ValueError("return_code_logits needs a discriminator built with categorical_code.")
         num_classes = self.config.num_classes
         _require_labels(class_labels, num_classes, type(self).__name__)
         if num_classes and self.config.conditioning == "concat":
@@ -283,6 +484,8 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
             logits = logits + (self.class_embedding(class_labels.long()) * features).sum(dim=1)
         if return_class_logits:
             return logits, self.class_head(features)
+        if return_code_logits:
+            return logits, self.code_head(features)
         return logits
 
 
@@ -353,6 +556,7 @@ import time
 import typing
 from pathlib import Path
 
+import numpy as np
 import torch
 from diffusers import DiffusionPipeline, ImagePipelineOutput, ModelMixin
 from diffusers.image_processor import VaeImageProcessor
@@ -455,6 +659,34 @@ def _read_json(path: str) -> dict:
         raise OSError(f"'{os.path.dirname(path)}' is a folder without model_index.json: not a saved pipeline.") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}): the repository is broken.") from error
+
+
+def check_generator(generator) -> None:
+    """A seed is not a generator: say how to make one, rather than fail deep inside torch."""
+    generators = generator if isinstance(generator, list) else [generator]
+    for item in generators:
+        if item is not None and not isinstance(item, torch.Generator):
+            example = f"torch.Generator().manual_seed({item})" if isinstance(item, (int, np.integer)) else "torch.Generator().manual_seed(0)"
+            raise TypeError(f"generator must be a torch.Generator or a list of them, got {item!r}: pass {example}.")
+
+
+def check_truncation(truncation) -> None:
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0.0 <= truncation <= 1.0:
+        raise ValueError(f"truncation must be a number in [0, 1] (1.0: no truncation, 0: the mean latent), got {truncation!r}.")
+
+
+def slerp(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between two latent vectors (D,) at `weights` (F,) -> (F, D).
+
+    Gaussian latents concentrate near a sphere; a straight line between two of them passes through the less likely
+    region near the mean, which gives washed-out images mid-way (White 2016). Nearly parallel ends fall back to
+    linear interpolation, where the two agree."""
+    start, end, weights = start.double(), end.double(), weights.double()[:, None]
+    cosine = torch.dot(start, end) / (start.norm() * end.norm()).clamp_min(1e-12)
+    angle = torch.arccos(cosine.clamp(-1, 1))
+    if angle.abs() < 1e-4:
+        return ((1 - weights) * start + weights * end).float()
+    return ((torch.sin((1 - weights) * angle) * start + torch.sin(weights * angle) * end) / torch.sin(angle)).float()
 
 
 class HfGanPipeline(DiffusionPipeline):
@@ -583,16 +815,23 @@ class HfGanPipeline(DiffusionPipeline):
         parameter = next(model.parameters())
         return parameter.device, parameter.dtype
 
-    def prepare_latents(self, batch_size, model, generator, latents) -> torch.Tensor:
+    def prepare_latents(self, batch_size, model, generator, latents, truncation: float = 1.0) -> torch.Tensor:
         """Standard-normal latents (batch_size, model.config.latent_dim) on the model's device and in its dtype,
-        drawn in float32 so that a seed gives the same images in any dtype."""
+        drawn in float32 so that a seed gives the same images in any dtype.
+
+        `truncation` (psi in [0, 1]) is the truncation trick: the latents, drawn or passed, are scaled towards the
+        prior's mean, z -> psi * z, trading variety for typical, cleaner images; 1.0 leaves them as they are and 0
+        gives every image the mean latent. An InfoGAN generator's categorical code (the argmax of the last
+        `categorical_code` entries) is left as it is, so that the codes stay uniform under any psi."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        check_generator(generator)
         if isinstance(generator, list) and len(generator) != batch_size:
             raise ValueError(
                 f"generator is a list of {len(generator)} generators, but {batch_size} images were requested: "
                 "pass one generator per image, or a single one."
             )
+        check_truncation(truncation)
         shape = (batch_size, model.config.latent_dim)
         device, dtype = self.placement(model)
         if latents is None:
@@ -601,7 +840,35 @@ class HfGanPipeline(DiffusionPipeline):
             raise TypeError(f"latents must be a floating-point torch.Tensor, got {type(latents).__name__}.")
         elif tuple(latents.shape) != shape:
             raise ValueError(f"latents must have shape {shape} (batch size, latent_dim), got {tuple(latents.shape)}.")
+        if truncation != 1.0:
+            gaussian = model.config.latent_dim - getattr(model.config, "categorical_code", 0)
+            latents = torch.cat([latents[:, :gaussian] * truncation, latents[:, gaussian:]], dim=1)
         return latents.to(device=device, dtype=dtype)
+
+    def interpolation_latents(self, start, end, num_frames: int, model) -> tuple[torch.Tensor, torch.Tensor]:
+        """(num_frames, latent_dim) latents from `start` to `end` by spherical interpolation, and the weights (0 to 1).
+
+        `start` and `end` are each a seed (the latents `__call__` draws for one image with
+        `generator=torch.Generator().manual_seed(seed)`) or a latent vector (latent_dim,). An InfoGAN categorical
+        code cannot be blended: its entries are the start's for the first half of the frames and the end's after."""
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 2:
+            raise ValueError(f"num_frames must be an integer of at least 2 (the two ends), got {num_frames!r}.")
+        ends = [self._one_latent(point, name, model) for point, name in ((start, "start"), (end, "end"))]
+        weights = torch.linspace(0, 1, num_frames)
+        latents = slerp(ends[0], ends[1], weights)
+        code_size = getattr(model.config, "categorical_code", 0)
+        if code_size:
+            latents[:, -code_size:] = torch.where(weights[:, None] < 0.5, ends[0][-code_size:], ends[1][-code_size:])
+        return latents, weights
+
+    def _one_latent(self, point, name: str, model) -> torch.Tensor:
+        latent_dim = model.config.latent_dim
+        if isinstance(point, (int, np.integer)) and not isinstance(point, bool):
+            generator = torch.Generator().manual_seed(int(point))
+            return randn_tensor((1, latent_dim), generator=generator, device=torch.device("cpu"), dtype=torch.float32)[0]
+        if isinstance(point, torch.Tensor) and point.is_floating_point() and point.numel() == latent_dim:
+            return point.detach().reshape(latent_dim).float().cpu()
+        raise TypeError(f"{name} must be a seed (an integer) or a float tensor of {latent_dim} latents, got {point!r}.")
 
     def postprocess(self, images: torch.Tensor, output_type: str, return_dict: bool):
         """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in [0, 1]."""
@@ -642,6 +909,7 @@ class GANPipeline(HfGanPipeline):
         batch_size: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
+        truncation: float = 1.0,
         output_type: str = "pil",
         return_dict: bool = True,
     ):
@@ -653,16 +921,29 @@ class GANPipeline(HfGanPipeline):
             latents: noise of shape (batch_size, latent_dim) to use instead of drawing it (reproducibility,
                 interpolation). With an InfoGAN generator (`categorical_code=K`), the argmax of the last K entries
                 is the code: set entry latent_dim - K + c highest to ask for code c.
+            truncation: the truncation trick, psi in [0, 1]: latents are scaled towards the mean, z -> psi * z
+                (an InfoGAN code is kept); 1.0 means none, lower gives more typical images and less variety.
             output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
         self.check_output_type(output_type)
-        latents = self.prepare_latents(batch_size, self.generator, generator, latents)
+        latents = self.prepare_latents(batch_size, self.generator, generator, latents, truncation)
         return self.postprocess(self.generator(latents), output_type, return_dict)
+
+    def interpolate(self, start, end, num_frames: int = 8, truncation: float = 1.0, output_type: str = "pil",
+                    return_dict: bool = True):
+        """`num_frames` images along the spherical path from `start` to `end`, each a seed or a latent vector.
+
+        The ends are the images `__call__` gives for those seeds (`generator=torch.Generator().manual_seed(seed)`)
+        or latents. An InfoGAN code cannot be blended: it is the start's for the first half, then the end's.
+        """
+        latents, _ = self.interpolation_latents(start, end, num_frames, self.generator)
+        return self(num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict)
 
 
 """Class-conditional GAN sampling (Mirza & Osindero 2014): images = G(z, y) for the class labels y you ask for."""
 
+import numpy as np
 import torch
 
 
@@ -700,26 +981,36 @@ class ConditionalGANPipeline(HfGanPipeline):
     def id2label(self) -> dict[int, str]:
         return {int(i): name for i, name in self.config.id2label.items()}
 
-    def get_label_ids(self, labels: int | str | list[int | str] | torch.Tensor) -> list[int]:
-        """Class ids for labels given as ids or names, checked against this pipeline's classes."""
-        if isinstance(labels, torch.Tensor):
-            if labels.is_floating_point() or labels.dim() > 1:
-                raise TypeError(f"class_labels as a tensor must be 0-d or 1-d integers, got {labels.dtype} {tuple(labels.shape)}.")
+    def get_label_ids(self, labels: int | str | list[int | str] | torch.Tensor | np.ndarray) -> list[int]:
+        """Class ids for labels given as ids or names (one, a list, or an integer tensor or numpy array), checked
+        against this pipeline's classes."""
+        names = list(self.labels)
+        if labels is None:
+            raise ValueError(f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, e.g. class_labels=[0].")
+        if isinstance(labels, (torch.Tensor, np.ndarray)):
+            is_integer = not labels.is_floating_point() if isinstance(labels, torch.Tensor) else np.issubdtype(labels.dtype, np.integer)
+            if not is_integer or labels.ndim > 1:
+                raise TypeError(
+                    f"class_labels as a {type(labels).__name__} must be 0-d or 1-d integers (class ids), got "
+                    f"{labels.dtype} {tuple(labels.shape)}; class weights are not class labels."
+                )
             labels = labels.reshape(-1).tolist()
-        elif isinstance(labels, (int, str)):
+        elif isinstance(labels, (int, str, float, np.generic)):
             labels = [labels]
+        elif not isinstance(labels, (list, tuple)):
+            raise TypeError(f"class_labels must be a class id or name, or a list, tensor or array of them; got {labels!r}.")
         if len(labels) == 0:
             raise ValueError("class_labels is empty: ask for at least one class.")
         ids = []
         for label in labels:
             if isinstance(label, str) and label in self.labels:
                 ids.append(self.labels[label])
-            elif isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(self.labels):
-                ids.append(label)
+            elif isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= label < len(names):
+                ids.append(int(label))
             else:
+                hint = " (class ids are integers)" if isinstance(label, float) else ""
                 raise ValueError(
-                    f"Unknown class label {label!r}: use a class id in 0..{len(self.labels) - 1} or one of the "
-                    f"names {list(self.labels)}."
+                    f"Unknown class label {label!r}{hint}: use a class id in 0..{len(names) - 1} or one of the names {names}."
                 )
         return ids
 
@@ -730,6 +1021,7 @@ class ConditionalGANPipeline(HfGanPipeline):
         num_images_per_label: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
+        truncation: float = 1.0,
         output_type: str = "pil",
         return_dict: bool = True,
     ):
@@ -740,6 +1032,8 @@ class ConditionalGANPipeline(HfGanPipeline):
             num_images_per_label: images per entry of `class_labels`: [3, 7] with 2 gives 3, 3, 7, 7.
             generator: a `torch.Generator`, or a list with one per image, for reproducible sampling.
             latents: noise of shape (number of images, latent_dim) to use instead of drawing it.
+            truncation: the truncation trick, psi in [0, 1]: latents are scaled towards the mean, z -> psi * z; 1.0
+                means none, lower gives more typical images of each class and less variety.
             output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
@@ -747,9 +1041,27 @@ class ConditionalGANPipeline(HfGanPipeline):
         if isinstance(num_images_per_label, bool) or not isinstance(num_images_per_label, int) or num_images_per_label < 1:
             raise ValueError(f"num_images_per_label must be a positive integer, got {num_images_per_label!r}.")
         label_ids = torch.tensor(self.get_label_ids(class_labels)).repeat_interleave(num_images_per_label)
-        latents = self.prepare_latents(len(label_ids), self.generator, generator, latents)
+        latents = self.prepare_latents(len(label_ids), self.generator, generator, latents, truncation)
         label_ids = label_ids.to(latents.device)
         return self.postprocess(self.generator(latents, label_ids), output_type, return_dict)
+
+    @torch.no_grad()
+    def interpolate(self, start, end, class_labels, num_frames: int = 8, truncation: float = 1.0,
+                    output_type: str = "pil", return_dict: bool = True):
+        """`num_frames` images along the spherical path from `start` to `end`, each a seed or a latent vector.
+
+        `class_labels` is one class, fixed along the path, or two: the label is then blended from the first to the
+        second with the latents' weights (the generator takes class weights). The ends are the images `__call__`
+        gives for those seeds (`generator=torch.Generator().manual_seed(seed)`) and classes.
+        """
+        label_ids = self.get_label_ids(class_labels)
+        if len(label_ids) > 2:
+            raise ValueError(f"class_labels must be one class (fixed) or two (blended from the first to the second), got {len(label_ids)}.")
+        latents, weights = self.interpolation_latents(start, end, num_frames, self.generator)
+        latents = self.prepare_latents(num_frames, self.generator, None, latents, truncation)
+        one_hot = torch.nn.functional.one_hot(torch.tensor(label_ids), len(self.labels)).float()
+        class_weights = torch.lerp(one_hot[0], one_hot[-1], weights[:, None]).to(latents)
+        return self.postprocess(self.generator(latents, class_weights), output_type, return_dict)
 
 
 """An autoencoder's decoder used as a generator, plus encode / reconstruct helpers.
@@ -776,25 +1088,40 @@ class AutoencoderPipeline(HfGanPipeline):
         self.register_modules(autoencoder=autoencoder)
 
     def _images_to_tensor(self, images: ImageInput) -> torch.Tensor:
-        """PIL images, or arrays/tensors with values in [0, 1] ((N,) H, W, C for numpy; (N,) C, H, W for torch) ->
-        a (N, C, S, S) tensor in [-1, 1] on the pipeline's device."""
+        """One image or a batch -> a (N, C, S, S) tensor in [-1, 1] on the pipeline's device.
+
+        PIL images; numpy arrays channels last, (H, W, C) or (N, H, W, C), or without the channel axis for one
+        channel; tensors channels first, (C, H, W) or (N, C, H, W). Values are floats in [0, 1] or uint8 in 0..255.
+        """
         config = self.autoencoder.config
+        size, channels = config.sample_size, config.channels
         if isinstance(images, PIL.Image.Image):
             images = [images]
         if isinstance(images, list):
-            mode = "L" if config.channels == 1 else "RGB"
-            images = np.stack([np.asarray(image.convert(mode), dtype=np.float32) / 255.0 for image in images])
+            images = np.stack([np.asarray(image.convert("L" if channels == 1 else "RGB")) for image in images])
+        given_shape = tuple(images.shape) if isinstance(images, (np.ndarray, torch.Tensor)) else None
         if isinstance(images, np.ndarray):
-            images = torch.from_numpy(np.asarray(images, dtype=np.float32))
-            images = images[..., None] if images.dim() == 3 and config.channels == 1 else images
-            images = images.unsqueeze(0) if images.dim() == 3 else images
-            images = images.permute(0, 3, 1, 2)
+            if channels == 1 and images.shape[-2:] == (size, size):
+                images = images[..., None]
+            images = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3)
         if not isinstance(images, torch.Tensor):
             raise TypeError(f"images must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}.")
         images = images.unsqueeze(0) if images.dim() == 3 else images
-        expected = (config.channels, config.sample_size, config.sample_size)
-        if images.dim() != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(f"images must be (N, {', '.join(map(str, expected))}) (channels first), got {tuple(images.shape)}.")
+        if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
+            raise ValueError(
+                f"images must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
+                f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or ({channels}, {size}, {size}); "
+                f"got shape {given_shape}."
+            )
+        if images.dtype == torch.uint8:
+            images = images.float() / 255
+        elif not images.is_floating_point():
+            raise TypeError(f"images must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one.")
+        elif images.numel() and (images.min() < 0 or images.max() > 1):
+            raise ValueError(
+                f"float images must be in [0, 1], got values from {images.min().item():g} to {images.max().item():g}: "
+                "divide 0..255 values by 255, or pass them as uint8."
+            )
         device, dtype = self.placement(self.autoencoder)
         return images.to(device=device, dtype=dtype) * 2 - 1
 
@@ -815,6 +1142,7 @@ class AutoencoderPipeline(HfGanPipeline):
         batch_size: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
+        truncation: float = 1.0,
         output_type: str = "pil",
         return_dict: bool = True,
     ):
@@ -824,10 +1152,20 @@ class AutoencoderPipeline(HfGanPipeline):
             batch_size: how many images.
             generator: a `torch.Generator`, or a list with one per image, for reproducible sampling.
             latents: whitened latents (batch_size, latent_dim), e.g. from `encode`, instead of drawing them.
+            truncation: psi in [0, 1]: the whitened latents are scaled towards the prior's mean, eps -> psi * eps,
+                so codes move towards the mean training code; 1.0 means none, 0 decodes the mean code.
             output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
         self.check_output_type(output_type)
-        latents = self.prepare_latents(batch_size, self.autoencoder, generator, latents)
+        latents = self.prepare_latents(batch_size, self.autoencoder, generator, latents, truncation)
         images = self.autoencoder.decode(self.autoencoder.noise_to_codes(latents))
         return self.postprocess(images, output_type, return_dict)
+
+    def interpolate(self, start, end, num_frames: int = 8, truncation: float = 1.0, output_type: str = "pil",
+                    return_dict: bool = True):
+        """`num_frames` images along the spherical path from `start` to `end` in the whitened latent space, each
+        a seed (the image `__call__` gives with `generator=torch.Generator().manual_seed(seed)`) or a latent
+        vector, e.g. `encode(image)[0]` to morph between two real images."""
+        latents, _ = self.interpolation_latents(start, end, num_frames, self.autoencoder)
+        return self(num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict)
