@@ -21,6 +21,7 @@ from hf_gan.data import load_image_dataset, prepare_image_dataset
 from hf_gan.metrics import evaluate_images, generate, load_mnist_classifier
 from hf_gan.training import train_gan
 
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -47,11 +48,24 @@ def main():
     shutil.rmtree(args.output_dir, ignore_errors=True)
     for end in range(args.eval_every, args.max_steps + 1, args.eval_every):
         started = time.perf_counter()
-        train_gan.main([
-            "--config", args.config, "--dataset_name", args.dataset_name, "--output_dir", args.output_dir,
-            "--max_train_steps", str(end), "--checkpointing_steps", str(args.eval_every), "--sample_every", "0",
-            *(["--resume_from_checkpoint", "latest"] if end > args.eval_every else []), *extra,
-        ])
+        train_gan.main(
+            [
+                "--config",
+                args.config,
+                "--dataset_name",
+                args.dataset_name,
+                "--output_dir",
+                args.output_dir,
+                "--max_train_steps",
+                str(end),
+                "--checkpointing_steps",
+                str(args.eval_every),
+                "--sample_every",
+                "0",
+                *(["--resume_from_checkpoint", "latest"] if end > args.eval_every else []),
+                *extra,
+            ]
+        )
         with open(os.path.join(args.output_dir, "train_results.json")) as file:
             results = json.load(file)
         if startup is None:  # the first chunk: everything but its training steps is start-up
@@ -60,8 +74,11 @@ def main():
         pipe = ConditionalGANPipeline.from_pretrained(args.output_dir)
         fake, labels = generate(pipe, args.num_samples)
         metrics = evaluate_images(fake, real, fake_labels=labels, classifier=classifier)
-        print(f"{end:>6} {minutes:>9.2f} {metrics['class_accuracy']:>9.4f} {metrics['fld']:>8.2f} "
-              f"{results.get('d_real', float('nan')):>7.3f} {results.get('d_fake', float('nan')):>7.3f}", flush=True)
+        print(
+            f"{end:>6} {minutes:>9.2f} {metrics['class_accuracy']:>9.4f} {metrics['fld']:>8.2f} "
+            f"{results.get('d_real', float('nan')):>7.3f} {results.get('d_fake', float('nan')):>7.3f}",
+            flush=True,
+        )
         if reached is None and metrics["class_accuracy"] >= args.target:
             reached = (end, minutes)
             if args.stop_at_target:

@@ -25,6 +25,7 @@ from hf_gan.losses import discriminator_loss, generator_loss
 from hf_gan.training import train_gan
 from hf_gan.training.utils import read_preset, update_ema
 
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -33,13 +34,21 @@ def bare_loop(config, images, labels, steps):
     torch.manual_seed(0)
     num_classes = 10 if config["model"] == "cgan" else None
     code_size = config.get("categorical_code", 0)
-    g = DCGANGenerator(latent_dim=config.get("latent_dim", 64), base_channels=config.get("generator_channels", 32),
-                       num_classes=num_classes, class_conditional_norm=config.get("class_conditional_norm", False),
-                       categorical_code=code_size)
-    d = DCGANDiscriminator(base_channels=config.get("discriminator_channels", 32), num_classes=num_classes,
-                           conditioning=config.get("conditioning", "projection"),
-                           auxiliary_classifier=config.get("class_loss_weight", 0) > 0,
-                           extra_layers=config.get("discriminator_extra_layers", 0), categorical_code=code_size)
+    g = DCGANGenerator(
+        latent_dim=config.get("latent_dim", 64),
+        base_channels=config.get("generator_channels", 32),
+        num_classes=num_classes,
+        class_conditional_norm=config.get("class_conditional_norm", False),
+        categorical_code=code_size,
+    )
+    d = DCGANDiscriminator(
+        base_channels=config.get("discriminator_channels", 32),
+        num_classes=num_classes,
+        conditioning=config.get("conditioning", "projection"),
+        auxiliary_classifier=config.get("class_loss_weight", 0) > 0,
+        extra_layers=config.get("discriminator_extra_layers", 0),
+        categorical_code=code_size,
+    )
     ema = copy.deepcopy(g).requires_grad_(False)
     betas = (config["adam_beta1"], config["adam_beta2"])
     opt_g = torch.optim.Adam(g.parameters(), lr=config["generator_lr"], betas=betas)
@@ -97,8 +106,23 @@ def bare_loop(config, images, labels, steps):
 
 
 def script_loop(config_path, dataset, steps, output_dir):
-    train_gan.main(["--config", config_path, "--dataset_name", dataset, "--output_dir", output_dir, "--overwrite_output_dir",
-                    "--max_train_steps", str(steps), "--checkpointing_steps", str(10 * steps), "--sample_every", "0"])
+    train_gan.main(
+        [
+            "--config",
+            config_path,
+            "--dataset_name",
+            dataset,
+            "--output_dir",
+            output_dir,
+            "--overwrite_output_dir",
+            "--max_train_steps",
+            str(steps),
+            "--checkpointing_steps",
+            str(10 * steps),
+            "--sample_every",
+            "0",
+        ]
+    )
     with open(os.path.join(output_dir, "train_results.json")) as file:
         seconds = json.load(file)["train_minutes"] * 60
     batch_size = read_preset(config_path)["train_batch_size"]
@@ -120,8 +144,10 @@ def main():
         ours.append(script_loop(args.config, args.dataset_name, args.steps, args.output_dir))
         bare.append(bare_loop(config, data.images, data.labels, args.steps))
         print(f"train_gan {ours[-1]:.0f} img/s, bare loop {bare[-1]:.0f} img/s", flush=True)
-    print(f"median: train_gan {statistics.median(ours):.0f} img/s, bare PyTorch loop {statistics.median(bare):.0f} img/s, "
-          f"ratio {statistics.median(ours) / statistics.median(bare):.3f} (torch threads {torch.get_num_threads()}, batch {config['train_batch_size']})")
+    print(
+        f"median: train_gan {statistics.median(ours):.0f} img/s, bare PyTorch loop {statistics.median(bare):.0f} img/s, "
+        f"ratio {statistics.median(ours) / statistics.median(bare):.3f} (torch threads {torch.get_num_threads()}, batch {config['train_batch_size']})"
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,15 @@ import os
 
 from hf_gan.metrics import evaluate_pipeline
 
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BARS = {
     "mnist-cgan": {"class_accuracy": (">=", 0.99), "fld_over_floor": ("<=", 2.0), "classes_present": (">=", 10)},
-    "mnist-gan": {"fld_over_floor": ("<=", 3.0), "histogram_max_deviation_pp": ("<=", 2.0), "classes_present": (">=", 10)},
+    "mnist-gan": {
+        "fld_over_floor": ("<=", 3.0),
+        "histogram_max_deviation_pp": ("<=", 2.0),
+        "classes_present": (">=", 10),
+    },
     "mnist-autoencoder": {},
 }
 
@@ -34,9 +39,14 @@ def main():
     for name, bars in BARS.items():
         if args.only and name not in args.only:
             continue
-        metrics = evaluate_pipeline(os.path.join(args.zoo, name), args.dataset, metrics=args.metrics.split(","),
-                                    num_samples=args.num_samples, dataset_id="ylecun/mnist",
-                                    update_card=args.update_card)
+        metrics = evaluate_pipeline(
+            os.path.join(args.zoo, name),
+            args.dataset,
+            metrics=args.metrics.split(","),
+            num_samples=args.num_samples,
+            dataset_id="ylecun/mnist",
+            update_card=args.update_card,
+        )
         print(f"\n{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
         for metric, (op, bar) in bars.items():
             if metric in metrics:

@@ -7,6 +7,7 @@ module it carries (trust_remote_code=True), and with hf_gan's own `from_pretrain
 from .models import ConvAutoencoder, DCGANDiscriminator, DCGANGenerator, SafetensorsModelMixin
 from .pipelines import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline, HfGanPipeline
 
+
 __version__ = "0.1.0"
 
 __all__ = [

@@ -18,7 +18,8 @@ import shutil
 import sys
 import tempfile
 
-from . import demo, generate as generate_command
+from . import demo
+from . import generate as generate_command
 from .hub import push_folder
 from .model_card import set_card_usage
 
@@ -42,8 +43,14 @@ def publish(folders, org=None, repo_id=None, token=None, private=False) -> list[
                 with open(model_index, encoding="utf-8") as file:
                     pipeline = json.load(file)["_class_name"]
                 set_card_usage(card, pipeline[-1] if isinstance(pipeline, list) else pipeline, target)
-            target = push_folder(staging, target, token=token, private=private, saved_folder=folder,
-                                 commit_message=f"Publish {name} with hf_gan")
+            target = push_folder(
+                staging,
+                target,
+                token=token,
+                private=private,
+                saved_folder=folder,
+                commit_message=f"Publish {name} with hf_gan",
+            )
         print(f"published {folder} -> {target}")
         repo_ids.append(target)
     return repo_ids
@@ -70,7 +77,9 @@ def print_table(metrics: dict) -> None:
 
 
 def add_train_command(commands) -> None:
-    train = commands.add_parser("train", help="train a GAN or an autoencoder (hf-gan train gan --help)", add_help=False)
+    train = commands.add_parser(
+        "train", help="train a GAN or an autoencoder (hf-gan train gan --help)", add_help=False
+    )
     train.add_argument("model", choices=["gan", "autoencoder"])
     train.add_argument("options", nargs=argparse.REMAINDER, help="the flags of hf_gan.training.train_<model>")
 
@@ -88,10 +97,16 @@ def main(argv=None):
     ev = commands.add_parser("evaluate", help="measure a pipeline's sample quality against a real dataset")
     ev.add_argument("pipeline", help="a pipeline folder or Hub repo id")
     ev.add_argument("--dataset", required=True, help="real data: Hub id, image folder, MNIST idx folder, ...")
-    ev.add_argument("--metrics", help="comma-separated, among fid, kid, classifier (default: classifier when one is "
-                    "known, --classifier or the shipped one for MNIST, else fid,kid)")
-    ev.add_argument("--classifier", help="folder or Hub repo id of a classifier trained on this dataset by "
-                    "training/train_classifier.py (default for MNIST: the shipped one)")
+    ev.add_argument(
+        "--metrics",
+        help="comma-separated, among fid, kid, classifier (default: classifier when one is "
+        "known, --classifier or the shipped one for MNIST, else fid,kid)",
+    )
+    ev.add_argument(
+        "--classifier",
+        help="folder or Hub repo id of a classifier trained on this dataset by "
+        "training/train_classifier.py (default for MNIST: the shipped one)",
+    )
     ev.add_argument("--split", default="test")
     ev.add_argument("--reference_split", default="train", help="the second real set, for the FLD floor")
     ev.add_argument("--num_samples", type=int, default=10_000, help="a few hundred for a quick look")
@@ -103,8 +118,11 @@ def main(argv=None):
     ev.add_argument("--output", help="JSON file to write (default: eval_results.json in the pipeline folder or here)")
     ev.add_argument("--update_card", action="store_true", help="write the metrics into README.md")
     ev.add_argument("--update-card", dest="update_card", action="store_true", help=argparse.SUPPRESS)  # old spelling
-    ev.add_argument("--dataset_id", help="the dataset's name in the card's model-index (default: the Hub id, or the "
-                    "folder's name; e.g. ylecun/mnist for a local copy of MNIST)")
+    ev.add_argument(
+        "--dataset_id",
+        help="the dataset's name in the card's model-index (default: the Hub id, or the "
+        "folder's name; e.g. ylecun/mnist for a local copy of MNIST)",
+    )
     ev.add_argument("--verbose", action="store_true", help="show library logs, warnings and loading bars")
     pub = commands.add_parser("publish", help="push pipeline folders to a Hub organisation")
     pub.add_argument("folders", nargs="+", help="pipeline folders, e.g. model_zoo/*")
@@ -137,10 +155,19 @@ def main(argv=None):
     from .metrics import evaluate_pipeline
 
     metrics = evaluate_pipeline(
-        args.pipeline, args.dataset, metrics=args.metrics.split(",") if args.metrics else None,
-        classifier=args.classifier, split=args.split, reference_split=args.reference_split,
-        num_samples=args.num_samples, batch_size=args.batch_size, seed=args.seed, device=args.device,
-        dataset_id=args.dataset_id, image_column=args.image_column, label_column=args.label_column,
+        args.pipeline,
+        args.dataset,
+        metrics=args.metrics.split(",") if args.metrics else None,
+        classifier=args.classifier,
+        split=args.split,
+        reference_split=args.reference_split,
+        num_samples=args.num_samples,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
+        dataset_id=args.dataset_id,
+        image_column=args.image_column,
+        label_column=args.label_column,
         update_card=args.update_card,
     )
     print_table(metrics)

@@ -15,9 +15,13 @@ import numpy as np
 import PIL.Image
 import torch
 
+
 IMAGE_COLUMN_NAMES = ("image", "img", "images", "pixel_values", "picture")
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "class_label", "target", "fine_label")
-IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 # Grayscale modes of 16-bit images (PNG, TIFF); PIL gives "I" (32-bit integers) for some of them.
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 DATA_FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv", ".json": "json", ".jsonl": "json"}
@@ -38,7 +42,9 @@ def _read_idx(path: str) -> np.ndarray:
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     offset = 4 + 4 * ndim
     if len(data) - offset != int(np.prod(shape)):
-        raise DatasetError(f"{path} is truncated: its header promises {shape} but it holds {len(data) - offset} bytes.")
+        raise DatasetError(
+            f"{path} is truncated: its header promises {shape} but it holds {len(data) - offset} bytes."
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
 
 
@@ -57,7 +63,9 @@ def _find_idx_pair(folder: str, split: str) -> tuple[str, str] | None:
 def load_idx_dataset(images_path: str, labels_path: str) -> datasets.Dataset:
     images, labels = _read_idx(images_path), _read_idx(labels_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DatasetError(f"{images_path} and {labels_path} do not pair up: shapes {images.shape} and {labels.shape}.")
+        raise DatasetError(
+            f"{images_path} and {labels_path} do not pair up: shapes {images.shape} and {labels.shape}."
+        )
     # Idx files carry no class names: labels that are exactly 0..K-1 get names "0".."K-1"; anything else stays plain
     # integers, which prepare_image_dataset refuses unless it is told the number of classes.
     dense = np.array_equal(np.unique(labels), np.arange(int(labels.max()) + 1))
@@ -65,7 +73,8 @@ def load_idx_dataset(images_path: str, labels_path: str) -> datasets.Dataset:
     label_feature = datasets.ClassLabel(names=names) if dense else datasets.Value("int64")
     features = datasets.Features({"image": datasets.Image(), "label": label_feature})
     return datasets.Dataset.from_dict(
-        {"image": [PIL.Image.fromarray(image) for image in images], "label": labels.astype(np.int64)}, features=features
+        {"image": [PIL.Image.fromarray(image) for image in images], "label": labels.astype(np.int64)},
+        features=features,
     )
 
 
@@ -186,7 +195,9 @@ def prepare_image_dataset(
     mode = "L" if num_channels == 1 else "RGB"
     sizes = {getattr(im, "size", None) for im in pil_images}
     if resolution is None and len(sizes) > 1:
-        raise DatasetError(f"The images have several sizes ({sorted(sizes)[:4]}...): pass --resolution to resize them.")
+        raise DatasetError(
+            f"The images have several sizes ({sorted(sizes)[:4]}...): pass --resolution to resize them."
+        )
     if resolution is None and next(iter(sizes))[0] != next(iter(sizes))[1]:
         raise DatasetError(f"The images are not square ({next(iter(sizes))}): pass --resolution to crop them.")
     images = torch.from_numpy(np.stack([_to_array(im, mode, resolution) for im in pil_images])).permute(0, 3, 1, 2)

@@ -18,6 +18,7 @@ from huggingface_hub import HfApi, SpaceCard, SpaceCardData
 from .pipelines import ConditionalGANPipeline, HfGanPipeline
 from .visuals import animation_options, interpolation_frames, interpolation_strip, sample_images, save_images, upscale
 
+
 MAX_IMAGES = 16
 MAX_FRAMES = 32
 APP_TEMPLATE = '''"""Hugging Face Space: a demo of {model_name}, written by `hf-gan demo --export`."""
@@ -52,7 +53,9 @@ def build_demo(model, title: str | None = None, scale: int = 4, device: str = "c
     title = title or f"hf_gan: {type(pipe).__name__}"
 
     def generate(seed, num_images, truncation, class_name=None):
-        images, _ = sample_images(pipe, None if class_name is None else [class_name], int(num_images), int(seed), float(truncation))
+        images, _ = sample_images(
+            pipe, None if class_name is None else [class_name], int(num_images), int(seed), float(truncation)
+        )
         prefix = f"{class_name} · " if conditional else ""
         return [(image, f"{prefix}seed {int(seed) + j}") for j, image in enumerate(upscale(images, scale))]
 
@@ -65,11 +68,17 @@ def build_demo(model, title: str | None = None, scale: int = 4, device: str = "c
         return interpolation_strip(frames, scale), animation
 
     with gr.Blocks(title=title) as demo:
-        gr.Markdown(f"# {title}\nImage j of a request is drawn with seed + j: the same seed, class and truncation "
-                    "always give the same image.")
+        gr.Markdown(
+            f"# {title}\nImage j of a request is drawn with seed + j: the same seed, class and truncation "
+            "always give the same image."
+        )
         with gr.Tab("Generate"):
             with gr.Row():
-                class_input = [gr.Dropdown(class_names, value=class_names[0], label="class", elem_id="class")] if conditional else []
+                class_input = (
+                    [gr.Dropdown(class_names, value=class_names[0], label="class", elem_id="class")]
+                    if conditional
+                    else []
+                )
                 seed = gr.Number(0, precision=0, label="seed", elem_id="seed")
                 num_images = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="images", elem_id="num_images")
                 truncation = gr.Slider(0, 1, value=1, step=0.05, label="truncation (1: none)", elem_id="truncation")
@@ -78,7 +87,11 @@ def build_demo(model, title: str | None = None, scale: int = 4, device: str = "c
             button.click(generate, [seed, num_images, truncation, *class_input], gallery, api_name="generate")
         with gr.Tab("Interpolate"):
             with gr.Row():
-                class_inputs = [gr.Dropdown(class_names, value=class_names[0], label=f"{end} class") for end in ("start", "end")] if conditional else []
+                class_inputs = (
+                    [gr.Dropdown(class_names, value=class_names[0], label=f"{end} class") for end in ("start", "end")]
+                    if conditional
+                    else []
+                )
                 seed_a = gr.Number(0, precision=0, label="start seed")
                 seed_b = gr.Number(1, precision=0, label="end seed")
                 num_frames = gr.Slider(2, MAX_FRAMES, value=10, step=1, label="frames")
@@ -86,8 +99,12 @@ def build_demo(model, title: str | None = None, scale: int = 4, device: str = "c
             path_button = gr.Button("Interpolate", variant="primary")
             strip = gr.Image(label="frames", format="png", type="pil")
             animation = gr.Image(label="animation", type="filepath")
-            path_button.click(interpolate, [seed_a, seed_b, num_frames, path_truncation, *class_inputs],
-                              [strip, animation], api_name="interpolate")
+            path_button.click(
+                interpolate,
+                [seed_a, seed_b, num_frames, path_truncation, *class_inputs],
+                [strip, animation],
+                api_name="interpolate",
+            )
     return demo
 
 
@@ -105,23 +122,38 @@ def export_space(model: str, folder: str, title: str | None = None, scale: int =
     package = os.path.dirname(os.path.abspath(__file__))
     shutil.copytree(package, os.path.join(folder, "hf_gan"), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if local:
-        shutil.copytree(model, os.path.join(folder, "model"), ignore=shutil.ignore_patterns("checkpoint-*", "logs", "samples"))
+        shutil.copytree(
+            model, os.path.join(folder, "model"), ignore=shutil.ignore_patterns("checkpoint-*", "logs", "samples")
+        )
         model_expression = 'os.path.join(os.path.dirname(os.path.abspath(__file__)), "model")'
     else:
         model_expression = repr(model)
     with open(os.path.join(folder, "app.py"), "w", encoding="utf-8") as file:
-        file.write(APP_TEMPLATE.format(model_name=model_name, model_expression=model_expression, title=title, scale=scale))
+        file.write(
+            APP_TEMPLATE.format(model_name=model_name, model_expression=model_expression, title=title, scale=scale)
+        )
     # hf_gan's own requirements (Spaces install Gradio itself, at sdk_version).
     requirements = [r for r in importlib.metadata.requires("hf_gan") or [] if "extra ==" not in r]
     with open(os.path.join(folder, "requirements.txt"), "w", encoding="utf-8") as file:
         file.write("\n".join(requirements) + "\n")
-    card_data = SpaceCardData(title=title, sdk="gradio", sdk_version=gradio.__version__, app_file="app.py",
-                              models=None if local else [model], tags=["hf_gan", "gan"], emoji="🎨",
-                              colorFrom="gray", colorTo="blue", pinned=False)
-    card = SpaceCard(f"---\n{card_data.to_yaml()}\n---\n\n# {title}\n\nA demo of "
-                     f"{'the hf_gan pipeline in `model/`' if local else f'[{model}](https://huggingface.co/{model})'}: "
-                     "pick a class, a seed, how many images and the truncation; or interpolate between two seeds. "
-                     "Written by `hf-gan demo --export`.\n")
+    card_data = SpaceCardData(
+        title=title,
+        sdk="gradio",
+        sdk_version=gradio.__version__,
+        app_file="app.py",
+        models=None if local else [model],
+        tags=["hf_gan", "gan"],
+        emoji="🎨",
+        colorFrom="gray",
+        colorTo="blue",
+        pinned=False,
+    )
+    card = SpaceCard(
+        f"---\n{card_data.to_yaml()}\n---\n\n# {title}\n\nA demo of "
+        f"{'the hf_gan pipeline in `model/`' if local else f'[{model}](https://huggingface.co/{model})'}: "
+        "pick a class, a seed, how many images and the truncation; or interpolate between two seeds. "
+        "Written by `hf-gan demo --export`.\n"
+    )
     card.save(os.path.join(folder, "README.md"))
     return folder
 
@@ -130,7 +162,9 @@ def push_space(folder: str, repo_id: str, token: str | None = None, private: boo
     """Creates the Gradio Space `repo_id` if needed and uploads `folder` (from `export_space`); returns its id."""
     api = HfApi(token=token)
     repo_id = api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True).repo_id
-    api.upload_folder(repo_id=repo_id, repo_type="space", folder_path=folder, commit_message="Space written by hf-gan demo --export")
+    api.upload_folder(
+        repo_id=repo_id, repo_type="space", folder_path=folder, commit_message="Space written by hf-gan demo --export"
+    )
     return repo_id
 
 
@@ -142,7 +176,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other machines")
     parser.add_argument("--port", type=int, help="default: Gradio's (7860, or the next free one)")
     parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
-    parser.add_argument("--export", metavar="DIR", help="write a Hugging Face Space (app.py, requirements.txt, README.md) instead of serving")
+    parser.add_argument(
+        "--export",
+        metavar="DIR",
+        help="write a Hugging Face Space (app.py, requirements.txt, README.md) instead of serving",
+    )
     parser.add_argument("--push_space", metavar="ORG/NAME", help="create the Space ORG/NAME and upload the export")
     parser.add_argument("--token", help="for --push_space (default: the logged-in token or HF_TOKEN)")
     parser.add_argument("--private", action="store_true", help="make the pushed Space private")
@@ -157,4 +195,6 @@ def run(args) -> None:
                 repo_id = push_space(folder, args.push_space, args.token, args.private)
                 print(f"pushed the Space to {repo_id}")
         return
-    build_demo(args.model, args.title, args.scale, args.device).launch(server_name=args.host, server_port=args.port, share=args.share)
+    build_demo(args.model, args.title, args.scale, args.device).launch(
+        server_name=args.host, server_port=args.port, share=args.share
+    )

@@ -10,26 +10,47 @@ import re
 
 from .pipelines import HfGanPipeline
 from .pipelines.pipeline_utils import check_truncation
-from .visuals import (ANIMATION_FORMATS, RESAMPLING, animation_options, interpolation_frames, interpolation_strip,
-                      labelled_grid, sample_images, save_images, upscale)
+from .visuals import (
+    ANIMATION_FORMATS,
+    RESAMPLING,
+    animation_options,
+    interpolation_frames,
+    interpolation_strip,
+    labelled_grid,
+    sample_images,
+    save_images,
+    upscale,
+)
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("model", help="a pipeline folder or Hub repo id")
-    parser.add_argument("--labels", help="comma-separated class ids or names, e.g. 3,7 or cat,dog (conditional "
-                        "models; every class by default), or an InfoGAN's code values")
+    parser.add_argument(
+        "--labels",
+        help="comma-separated class ids or names, e.g. 3,7 or cat,dog (conditional "
+        "models; every class by default), or an InfoGAN's code values",
+    )
     parser.add_argument("--num_images", type=int, default=1, help="images per class (conditional) or in all")
     parser.add_argument("--seed", type=int, default=0, help="image j of each class uses seed + j")
     parser.add_argument("--truncation", type=float, default=1.0, help="truncation psi in [0, 1]; 1.0: none")
-    parser.add_argument("--grid", action="store_true", help="write one labelled grid (a row per class) instead of separate images")
+    parser.add_argument(
+        "--grid", action="store_true", help="write one labelled grid (a row per class) instead of separate images"
+    )
     parser.add_argument("--scale", type=int, default=4, help="upscaling factor (default 4: 28 px -> 112 px)")
     parser.add_argument("--resample", default="nearest", choices=list(RESAMPLING), help="upscaling filter")
-    parser.add_argument("--output", help="a .png file (one image, or the --grid), or a folder of PNGs; with "
-                        "--interpolate a .gif or .webp (the strip goes beside it as .png). Default: generated.png, "
-                        "generated/ or interpolation.gif")
-    parser.add_argument("--interpolate", nargs=2, type=int, metavar=("SEED_A", "SEED_B"),
-                        help="frames along the spherical path between two seeds' latents (with --labels: one class, "
-                        "or two to blend)")
+    parser.add_argument(
+        "--output",
+        help="a .png file (one image, or the --grid), or a folder of PNGs; with "
+        "--interpolate a .gif or .webp (the strip goes beside it as .png). Default: generated.png, "
+        "generated/ or interpolation.gif",
+    )
+    parser.add_argument(
+        "--interpolate",
+        nargs=2,
+        type=int,
+        metavar=("SEED_A", "SEED_B"),
+        help="frames along the spherical path between two seeds' latents (with --labels: one class, or two to blend)",
+    )
     parser.add_argument("--frames", type=int, default=10, help="number of --interpolate frames")
     parser.add_argument("--duration", type=int, default=100, help="milliseconds per animation frame")
     parser.add_argument("--device", default="cpu")
@@ -53,7 +74,9 @@ def check_arguments(args) -> None:
     if args.interpolate and args.frames < 2:
         raise ValueError(f"--frames must be at least 2 (the two ends), got {args.frames}.")
     if args.interpolate and args.output and os.path.splitext(args.output)[1].lower() not in ANIMATION_FORMATS:
-        raise ValueError(f"--interpolate writes an animation: --output must end in {' or '.join(ANIMATION_FORMATS)}, got {args.output}.")
+        raise ValueError(
+            f"--interpolate writes an animation: --output must end in {' or '.join(ANIMATION_FORMATS)}, got {args.output}."
+        )
 
 
 def output_folder(path: str) -> str:
@@ -77,8 +100,10 @@ def run(args) -> list[str]:
         path = args.output or "interpolation.gif"
         output_folder(os.path.dirname(os.path.abspath(path)))
         strip_path = os.path.splitext(path)[0] + ".png"
-        files = {path: animation_options(upscale(frames, args.scale, args.resample), args.duration),
-                 strip_path: (interpolation_strip(frames, args.scale, args.resample), {})}
+        files = {
+            path: animation_options(upscale(frames, args.scale, args.resample), args.duration),
+            strip_path: (interpolation_strip(frames, args.scale, args.resample), {}),
+        }
     else:
         images, row_names = sample_images(pipe, labels, args.num_images, args.seed, args.truncation)
         single_file = args.grid or len(images) == 1
@@ -86,11 +111,17 @@ def run(args) -> list[str]:
         is_png = path.lower().endswith(".png")
         if single_file and is_png:
             output_folder(os.path.dirname(os.path.abspath(path)))
-            image = labelled_grid(images, args.num_images, row_names, args.scale, args.resample) if args.grid else upscale(images, args.scale, args.resample)[0]
+            image = (
+                labelled_grid(images, args.num_images, row_names, args.scale, args.resample)
+                if args.grid
+                else upscale(images, args.scale, args.resample)[0]
+            )
             files = {path: (image, {})}
         elif is_png:
-            raise ValueError(f"{len(images)} images do not fit one PNG ({path}): pass --grid for one labelled grid, "
-                             "or a folder as --output.")
+            raise ValueError(
+                f"{len(images)} images do not fit one PNG ({path}): pass --grid for one labelled grid, "
+                "or a folder as --output."
+            )
         else:
             folder = output_folder(path)
             prefixes = [re.sub(r"[^\w.-]+", "_", row) + "_" for row in row_names] if row_names else [""]
@@ -98,7 +129,10 @@ def run(args) -> list[str]:
             upscaled = upscale(images, args.scale, args.resample)
             files = {os.path.join(folder, name): (image, {}) for name, image in zip(names, upscaled)}
             if args.grid:
-                files[os.path.join(folder, "grid.png")] = (labelled_grid(images, args.num_images, row_names, args.scale, args.resample), {})
+                files[os.path.join(folder, "grid.png")] = (
+                    labelled_grid(images, args.num_images, row_names, args.scale, args.resample),
+                    {},
+                )
     save_images(files)
     for path in files:
         print(f"wrote {path}")

@@ -11,6 +11,7 @@ from huggingface_hub.utils import HfHubHTTPError
 
 from .pipelines.pipeline_utils import hub_repo_info
 
+
 # Training by-products that stay local: checkpoints (also half-written ones), tracker logs, intermediate grids,
 # earlier runs moved aside, the run id and the output folder's lock.
 UPLOAD_IGNORE = ["checkpoint-*", "logs/*", "samples/*", "previous-*", "run.json", "run.lock*"]
@@ -20,8 +21,14 @@ class HubPushError(RuntimeError):
     """A push that failed; the model is still in its local folder."""
 
 
-def push_folder(folder: str, repo_id: str, token: str | None = None, private: bool = False,
-                commit_message: str = "Upload hf_gan pipeline", saved_folder: str | None = None) -> str:
+def push_folder(
+    folder: str,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload hf_gan pipeline",
+    saved_folder: str | None = None,
+) -> str:
     """Creates `repo_id` if needed and uploads `folder` without training by-products; returns the repo id.
 
     Raises HubPushError naming `saved_folder` (default: `folder`; the original when `folder` is a staging copy) as
@@ -33,11 +40,18 @@ def push_folder(folder: str, repo_id: str, token: str | None = None, private: bo
         except HfHubHTTPError:  # e.g. no such repository yet: the Hub answered
             reachable = True
         if not reachable:
-            raise ConnectionError(f"the Hub ({constants.ENDPOINT}) did not answer within "
-                                  f"{constants.HF_HUB_ETAG_TIMEOUT} s (HF_HUB_ETAG_TIMEOUT), twice")
+            raise ConnectionError(
+                f"the Hub ({constants.ENDPOINT}) did not answer within "
+                f"{constants.HF_HUB_ETAG_TIMEOUT} s (HF_HUB_ETAG_TIMEOUT), twice"
+            )
         repo_id = create_repo(repo_id, private=private, token=token, exist_ok=True).repo_id
-        upload_folder(repo_id=repo_id, folder_path=folder, token=token, ignore_patterns=UPLOAD_IGNORE,
-                      commit_message=commit_message)
+        upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            token=token,
+            ignore_patterns=UPLOAD_IGNORE,
+            commit_message=commit_message,
+        )
     except Exception as error:
         raise HubPushError(
             f"Could not push {saved_folder} to {repo_id}: {type(error).__name__}: {error}\n"

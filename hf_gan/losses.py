@@ -12,6 +12,7 @@ log(1 - sigmoid(l)) = -softplus(l), every loss below is a quantity to *minimise*
 import torch
 import torch.nn.functional as F
 
+
 OBJECTIVES = ("minimax", "non_saturating", "hinge")
 
 

@@ -11,6 +11,7 @@ import re
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+
 TEMPLATE = importlib.resources.files("hf_gan") / "templates" / "model_card.md"
 METRICS_RE = re.compile(r"(<!-- hf_gan:metrics:start -->\n).*?(\n<!-- hf_gan:metrics:end -->)", re.DOTALL)
 USAGE_RE = re.compile(r"(<!-- hf_gan:usage:start -->\n).*?(\n<!-- hf_gan:usage:end -->)", re.DOTALL)
@@ -96,36 +97,60 @@ def set_card_usage(card_path: str, pipeline: str, repo_id: str) -> None:
 
 
 def metrics_markdown(metrics: dict, protocol: str) -> str:
-    rows = "\n".join(f"| {name} | {value:.4g} |" if isinstance(value, float) else f"| {name} | {value} |" for name, value in metrics.items())
+    rows = "\n".join(
+        f"| {name} | {value:.4g} |" if isinstance(value, float) else f"| {name} | {value} |"
+        for name, value in metrics.items()
+    )
     return f"{protocol}\n\n| metric | value |\n| --- | --- |\n{rows}"
 
 
 def eval_results(metrics: dict, dataset_id: str, dataset_name: str, dataset_split: str) -> list[EvalResult]:
     return [
         EvalResult(
-            task_type="unconditional-image-generation", dataset_type=dataset_id, dataset_name=dataset_name,
-            dataset_split=dataset_split, metric_type=name, metric_name=name, metric_value=float(f"{value:.5g}"),
+            task_type="unconditional-image-generation",
+            dataset_type=dataset_id,
+            dataset_name=dataset_name,
+            dataset_split=dataset_split,
+            metric_type=name,
+            metric_name=name,
+            metric_value=float(f"{value:.5g}"),
         )
         for name, value in metrics.items()
         if isinstance(value, (int, float))
     ]
 
 
-def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_stats, dataset_id=None,
-                     hardware=None, license="apache-2.0", training_command=None) -> ModelCard:
+def write_model_card(
+    output_dir,
+    kind,
+    repo_id,
+    dataset,
+    hyperparameters,
+    final_stats,
+    dataset_id=None,
+    hardware=None,
+    license="apache-2.0",
+    training_command=None,
+) -> ModelCard:
     """Writes README.md into `output_dir`: metadata, sample grid, usage, training setup, limitations, citations."""
     info = KINDS[kind]
-    dataset_id = dataset_id or (dataset if dataset and dataset.count("/") == 1 and not os.path.exists(dataset) else None)
+    dataset_id = dataset_id or (
+        dataset if dataset and dataset.count("/") == 1 and not os.path.exists(dataset) else None
+    )
     card_data = ModelCardData(
-        license=license, library_name="diffusers", pipeline_tag="unconditional-image-generation", tags=info["tags"],
-        datasets=[dataset_id] if dataset_id else None, model_name=os.path.basename(str(repo_id).rstrip("/")),
+        license=license,
+        library_name="diffusers",
+        pipeline_tag="unconditional-image-generation",
+        tags=info["tags"],
+        datasets=[dataset_id] if dataset_id else None,
+        model_name=os.path.basename(str(repo_id).rstrip("/")),
     )
     minutes = final_stats.get("train_minutes")
     summary = ", ".join(f"{k} = {v:.3f}" for k, v in final_stats.items() if k != "train_minutes")
     on = f" on {hardware}" if hardware else ""
-    training_summary = (f"Training cost: {minutes:.1f} minutes of training steps{on}. " if minutes is not None else "") + (
-        f"Last logged values: {summary}." if summary else ""
-    )
+    training_summary = (
+        f"Training cost: {minutes:.1f} minutes of training steps{on}. " if minutes is not None else ""
+    ) + (f"Last logged values: {summary}." if summary else "")
     card = ModelCard.from_template(
         card_data,
         template_str=TEMPLATE.read_text(encoding="utf-8"),
@@ -143,8 +168,9 @@ def write_model_card(output_dir, kind, repo_id, dataset, hyperparameters, final_
     return card
 
 
-def update_card_metrics(card_path: str, metrics: dict, protocol: str, dataset_id: str, dataset_name: str,
-                        dataset_split: str = "test") -> ModelCard:
+def update_card_metrics(
+    card_path: str, metrics: dict, protocol: str, dataset_id: str, dataset_name: str, dataset_split: str = "test"
+) -> ModelCard:
     """Writes measured metrics into a card's evaluation section and its model-index metadata, which names the
     dataset (and split) that was evaluated."""
     card = ModelCard.load(card_path)

@@ -18,8 +18,13 @@ from PIL import ImageDraw, ImageFont
 
 from .pipelines import ConditionalGANPipeline, GANPipeline
 
-RESAMPLING = {"nearest": PIL.Image.Resampling.NEAREST, "bilinear": PIL.Image.Resampling.BILINEAR,
-              "bicubic": PIL.Image.Resampling.BICUBIC, "lanczos": PIL.Image.Resampling.LANCZOS}
+
+RESAMPLING = {
+    "nearest": PIL.Image.Resampling.NEAREST,
+    "bilinear": PIL.Image.Resampling.BILINEAR,
+    "bicubic": PIL.Image.Resampling.BICUBIC,
+    "lanczos": PIL.Image.Resampling.LANCZOS,
+}
 ANIMATION_FORMATS = (".gif", ".webp")
 
 
@@ -31,16 +36,27 @@ def code_size(pipe) -> int:
 def code_latents(pipe, codes: list[int], latents: torch.Tensor) -> torch.Tensor:
     """`latents` (N, latent_dim) with an InfoGAN generator's categorical code set to `codes` (N,)."""
     size = code_size(pipe)
-    bad = [code for code in codes if isinstance(code, bool) or not isinstance(code, (int, np.integer)) or not 0 <= code < size]
+    bad = [
+        code
+        for code in codes
+        if isinstance(code, bool) or not isinstance(code, (int, np.integer)) or not 0 <= code < size
+    ]
     if bad:
-        raise ValueError(f"Unknown code value {bad[0]!r}: this InfoGAN's categorical code takes the values 0..{size - 1}.")
+        raise ValueError(
+            f"Unknown code value {bad[0]!r}: this InfoGAN's categorical code takes the values 0..{size - 1}."
+        )
     latents = latents.clone()
     latents[:, -size:] = torch.nn.functional.one_hot(torch.tensor(codes, dtype=torch.long), size).to(latents)
     return latents
 
 
-def sample_images(pipe, class_labels=None, num_images: int = 8, seed: int = 0, truncation: float = 1.0,
-                  ) -> tuple[list[PIL.Image.Image], list[str] | None]:
+def sample_images(
+    pipe,
+    class_labels=None,
+    num_images: int = 8,
+    seed: int = 0,
+    truncation: float = 1.0,
+) -> tuple[list[PIL.Image.Image], list[str] | None]:
     """`num_images` images per row and the rows' names (None: one unnamed set of images).
 
     Rows: for a conditional pipeline, the classes of `class_labels` (ids or names; every class by default); for an
@@ -56,11 +72,15 @@ def sample_images(pipe, class_labels=None, num_images: int = 8, seed: int = 0, t
         codes = list(class_labels) if isinstance(class_labels, (list, tuple)) else [class_labels]
         rows, row_names = len(codes), [f"code {code}" for code in codes]
     else:
-        raise ValueError(f"class labels need a class-conditional pipeline (or an InfoGAN's code values); this "
-                         f"{type(pipe).__name__} has neither.")
+        raise ValueError(
+            f"class labels need a class-conditional pipeline (or an InfoGAN's code values); this "
+            f"{type(pipe).__name__} has neither."
+        )
     generators = [torch.Generator().manual_seed(seed + j) for _ in range(rows) for j in range(num_images)]
     if isinstance(pipe, ConditionalGANPipeline):
-        images = pipe(class_labels=label_ids, num_images_per_label=num_images, generator=generators, truncation=truncation)
+        images = pipe(
+            class_labels=label_ids, num_images_per_label=num_images, generator=generators, truncation=truncation
+        )
         return images.images, row_names
     latents = None
     if row_names is not None:  # InfoGAN rows: the drawn latents, with the row's code
@@ -79,8 +99,13 @@ def upscale(images: list[PIL.Image.Image], scale: int, resample: str = "nearest"
     return [image.resize((image.width * scale, image.height * scale), RESAMPLING[resample]) for image in images]
 
 
-def labelled_grid(images: list[PIL.Image.Image], columns: int, row_labels: list[str] | None = None, scale: int = 4,
-                  resample: str = "nearest") -> PIL.Image.Image:
+def labelled_grid(
+    images: list[PIL.Image.Image],
+    columns: int,
+    row_labels: list[str] | None = None,
+    scale: int = 4,
+    resample: str = "nearest",
+) -> PIL.Image.Image:
     """The images upscaled, in rows of `columns`, with `row_labels` (one per row) written in a column on the left."""
     images = upscale(images, scale, resample)
     rows = math.ceil(len(images) / columns)
@@ -115,8 +140,14 @@ def pipeline_grid(pipe, seed: int = 0, columns: int = 8, scale: int = 4, truncat
     return labelled_grid(images, columns, row_names, scale)
 
 
-def interpolation_frames(pipe, start, end, num_frames: int = 8, class_labels=None, truncation: float = 1.0,
-                         ) -> list[PIL.Image.Image]:
+def interpolation_frames(
+    pipe,
+    start,
+    end,
+    num_frames: int = 8,
+    class_labels=None,
+    truncation: float = 1.0,
+) -> list[PIL.Image.Image]:
     """The pipeline's `interpolate` frames, asking a conditional pipeline for `class_labels` (one or two classes;
     default: its first class)."""
     if isinstance(pipe, ConditionalGANPipeline):
@@ -144,7 +175,9 @@ def save_images(files: dict[str, tuple[PIL.Image.Image, dict]]) -> None:
             extension = os.path.splitext(path)[1].lower()
             image_format = PIL.Image.registered_extensions().get(extension)
             if image_format is None:
-                raise ValueError(f"Cannot write {path}: unknown image extension {extension!r} (use .png, .gif, .webp, ...).")
+                raise ValueError(
+                    f"Cannot write {path}: unknown image extension {extension!r} (use .png, .gif, .webp, ...)."
+                )
             handle, temporary = tempfile.mkstemp(prefix=".hf_gan-", suffix=extension, dir=folder)
             written.append((temporary, path))
             with os.fdopen(handle, "wb") as file:
@@ -164,4 +197,10 @@ def animation_options(frames: list[PIL.Image.Image], duration_ms: int) -> tuple[
     """The first frame and the PIL save options of a looping animation that plays the frames forth and back
     (WebP lossless: lossy WebP merges frames that differ little; GIF ignores the option)."""
     sequence = frames + frames[-2:0:-1]
-    return sequence[0], {"save_all": True, "append_images": sequence[1:], "duration": duration_ms, "loop": 0, "lossless": True}
+    return sequence[0], {
+        "save_all": True,
+        "append_images": sequence[1:],
+        "duration": duration_ms,
+        "loop": 0,
+        "lossless": True,
+    }

@@ -7,8 +7,10 @@ import os
 import sys
 import tempfile
 
+
 sys.path.insert(0, os.path.dirname(__file__))
 from hub_server import serve  # noqa: E402
+
 
 HUB_SERVER, HUB_STATE = serve()
 HUB_URL = f"http://127.0.0.1:{HUB_SERVER.server_port}"
@@ -35,6 +37,7 @@ from hf_gan import (  # noqa: E402
     GANPipeline,
 )
 
+
 TINY = dict(sample_size=8, base_channels=4)
 NUM_CLASSES = 3
 
@@ -43,7 +46,9 @@ def make_pipeline(kind: str, seed: int = 0):
     """A tiny seeded pipeline of `kind` ("gan", "cgan" or "autoencoder"), in eval mode, with non-trivial norms."""
     torch.manual_seed(seed)
     if kind == "gan":
-        pipe = GANPipeline(DCGANGenerator(latent_dim=8, out_channels=1, **TINY), DCGANDiscriminator(in_channels=1, **TINY))
+        pipe = GANPipeline(
+            DCGANGenerator(latent_dim=8, out_channels=1, **TINY), DCGANDiscriminator(in_channels=1, **TINY)
+        )
     elif kind == "cgan":
         pipe = ConditionalGANPipeline(
             DCGANGenerator(latent_dim=8, out_channels=3, num_classes=NUM_CLASSES, class_conditional_norm=True, **TINY),

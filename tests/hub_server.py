@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
 
+
 LFS_SUFFIXES = (".safetensors", ".bin", ".png", ".jpg", ".parquet", ".arrow", ".gz")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -32,7 +33,9 @@ class Repo:
         self.repo_id, self.private, self.sdk = repo_id, private, sdk
         self.commits: dict[str, dict[str, bytes]] = {}
         self.branches: dict[str, str] = {}
-        self.branches["main"] = self.commit(None, {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"})
+        self.branches["main"] = self.commit(
+            None, {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}
+        )
 
     def commit(self, parent: str | None, files: dict[str, bytes]) -> str:
         sha = hashlib.sha1(f"{self.repo_id}{parent}{time.time_ns()}{sorted(files)}".encode()).hexdigest()
@@ -112,7 +115,9 @@ class Handler(BaseHTTPRequestHandler):
             if parts[:2] == ["api", "validate-yaml"] and self.command == "POST":
                 return self.validate_yaml(json.loads(self.body())["content"])
             if parts[:2] == ["api", "whoami-v2"]:
-                return self.send(200, {"type": "user", "name": "user", "orgs": [], "auth": {"accessToken": {"role": "write"}}})
+                return self.send(
+                    200, {"type": "user", "name": "user", "orgs": [], "auth": {"accessToken": {"role": "write"}}}
+                )
             prefix = "spaces/" if space else ""
             if len(parts) == 4 and parts[:2] == ["api", "models"]:  # repo info at the default branch
                 return self.api(prefix + "/".join(parts[2:4]), "revision", ["main"], query)
@@ -158,16 +163,31 @@ class Handler(BaseHTTPRequestHandler):
             if sha:
                 siblings = [{"rfilename": path} for path in sorted(repo.commits[sha])]
                 name = repo_id.removeprefix("spaces/")
-                self.send(200, {"id": name, "modelId": name, "sha": sha, "private": repo.private, "siblings": siblings,
-                                "sdk": repo.sdk})
+                self.send(
+                    200,
+                    {
+                        "id": name,
+                        "modelId": name,
+                        "sha": sha,
+                        "private": repo.private,
+                        "siblings": siblings,
+                        "sdk": repo.sdk,
+                    },
+                )
         elif action == "tree" and rest:
             sha = self.find_commit(repo, rest[0])
             if sha:
                 self.send(200, self.tree(repo.commits[sha], "/".join(rest[1:]), "true" in query.get("recursive", [])))
         elif action == "preupload":
             files = json.loads(self.body())["files"]
-            modes = [{"path": f["path"], "uploadMode": "lfs" if f["path"].endswith(LFS_SUFFIXES) else "regular",
-                      "shouldIgnore": False} for f in files]
+            modes = [
+                {
+                    "path": f["path"],
+                    "uploadMode": "lfs" if f["path"].endswith(LFS_SUFFIXES) else "regular",
+                    "shouldIgnore": False,
+                }
+                for f in files
+            ]
             self.send(200, {"files": modes, "commitOid": repo.resolve(rest[0] if rest else "main")})
         elif action == "commit" and rest:
             self.commit(repo, unquote("/".join(rest)))
@@ -186,12 +206,19 @@ class Handler(BaseHTTPRequestHandler):
         for path, data in sorted(files.items()):
             if prefix and not path.startswith(prefix.rstrip("/") + "/"):
                 continue
-            relative = path[len(prefix.rstrip("/")) + 1:] if prefix else path
+            relative = path[len(prefix.rstrip("/")) + 1 :] if prefix else path
             if "/" in relative:
                 folder = (prefix.rstrip("/") + "/" if prefix else "") + relative.split("/")[0]
                 if folder not in folders:
                     folders.add(folder)
-                    entries.append({"type": "directory", "oid": hashlib.sha1(folder.encode()).hexdigest(), "size": 0, "path": folder})
+                    entries.append(
+                        {
+                            "type": "directory",
+                            "oid": hashlib.sha1(folder.encode()).hexdigest(),
+                            "size": 0,
+                            "path": folder,
+                        }
+                    )
                 if not recursive:
                     continue
             entry = {"type": "file", "oid": git_blob_id(data), "size": len(data), "path": path}
@@ -207,7 +234,11 @@ class Handler(BaseHTTPRequestHandler):
             if obj["oid"] not in self.state.lfs_objects:
                 action = {"actions": {"upload": {"href": f"{self.base_url}/lfs-upload/{obj['oid']}/{obj['size']}"}}}
             objects.append({"oid": obj["oid"], "size": obj["size"], "authenticated": True, **action})
-        self.send(200, {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}, content_type="application/vnd.git-lfs+json")
+        self.send(
+            200,
+            {"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
+            content_type="application/vnd.git-lfs+json",
+        )
 
     def commit(self, repo: Repo, branch: str):
         lines = [json.loads(line) for line in self.body().decode().splitlines() if line.strip()]
@@ -229,7 +260,10 @@ class Handler(BaseHTTPRequestHandler):
                 files = {p: d for p, d in files.items() if not p.startswith(value["path"].rstrip("/") + "/")}
         sha = repo.commit(parent, files)
         repo.branches[branch] = sha
-        self.send(200, {"commitUrl": f"{self.base_url}/{repo.repo_id}/commit/{sha}", "commitOid": sha, "pullRequestUrl": None})
+        self.send(
+            200,
+            {"commitUrl": f"{self.base_url}/{repo.repo_id}/commit/{sha}", "commitOid": sha, "pullRequestUrl": None},
+        )
 
     def resolve(self, repo_id, revision, path):
         repo = self.find_repo(repo_id)

@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 
 from hf_gan import ConditionalGANPipeline, DCGANGenerator, GANPipeline
 
+
 WEIGHTS = "generator/diffusion_pytorch_model.safetensors"
 
 
@@ -27,7 +28,9 @@ def test_model_index_naming_a_foreign_class_is_refused_without_importing_it(save
         index = json.loads((saved_gan / "model_index.json").read_text())
         index["generator"] = ["planted_module", "Generator"]
         (saved_gan / "model_index.json").write_text(json.dumps(index))
-        with pytest.raises(ValueError, match="declares component 'generator' as .*planted_module.*Nothing was imported"):
+        with pytest.raises(
+            ValueError, match="declares component 'generator' as .*planted_module.*Nothing was imported"
+        ):
             GANPipeline.from_pretrained(saved_gan)
         assert "planted_module" not in sys.modules
     finally:
@@ -74,8 +77,10 @@ def test_weights_with_a_dtype_trick_or_wrong_shapes_do_not_load(saved_gan):
 
 def test_pickled_weights_are_never_loaded(saved_gan):
     (saved_gan / WEIGHTS).unlink()
-    torch.save(DCGANGenerator(latent_dim=8, sample_size=8, base_channels=4).state_dict(),
-               saved_gan / "generator" / "diffusion_pytorch_model.bin")
+    torch.save(
+        DCGANGenerator(latent_dim=8, sample_size=8, base_channels=4).state_dict(),
+        saved_gan / "generator" / "diffusion_pytorch_model.bin",
+    )
     with pytest.raises(OSError, match="Could not load DCGANGenerator"):
         GANPipeline.from_pretrained(saved_gan)
     with pytest.raises(ValueError, match="safetensors weights only"):

@@ -8,12 +8,17 @@ import shutil
 import pytest
 from conftest import make_pipeline
 
+
 SCALE = 3
 MISSING = [name for name in ("chromium", "chromedriver") if not shutil.which(name)]
 pytestmark = pytest.mark.skipif(
-    bool(MISSING), reason=f"browser test skipped: {' and '.join(MISSING)} not installed (run .ci/install_browser.sh, "
-    "which installs the Debian packages chromium and chromium-driver)")
-webdriver = pytest.importorskip("selenium.webdriver", reason="browser test skipped: selenium is not installed (the `demo` extra)")
+    bool(MISSING),
+    reason=f"browser test skipped: {' and '.join(MISSING)} not installed (run .ci/install_browser.sh, "
+    "which installs the Debian packages chromium and chromium-driver)",
+)
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="browser test skipped: selenium is not installed (the `demo` extra)"
+)
 pytest.importorskip("gradio", reason="browser test skipped: gradio is not installed (the `demo` extra)")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
@@ -28,7 +33,13 @@ def page():
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1600"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1600",
+    ):
         options.add_argument(argument)
     browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
     try:
@@ -43,13 +54,25 @@ def test_choose_a_class_and_generate(page):
     wait = WebDriverWait(page, 60)
     class_box = wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "#class input")))
     class_box.click()
-    wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "[role='option'][aria-label='bird']"))).click()
+    wait.until(
+        expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "[role='option'][aria-label='bird']"))
+    ).click()
     assert class_box.get_attribute("value") == "bird"
     page.find_element(By.ID, "generate").click()
-    images = wait.until(lambda browser: [image for image in browser.find_elements(By.CSS_SELECTOR, "#gallery img")
-                                         if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)]
-                        or False)
+    images = wait.until(
+        lambda browser: (
+            [
+                image
+                for image in browser.find_elements(By.CSS_SELECTOR, "#gallery img")
+                if browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)
+            ]
+            or False
+        )
+    )
     assert len(images) == 8  # the default number of images
-    sizes = {tuple(page.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", image)) for image in images}
+    sizes = {
+        tuple(page.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", image))
+        for image in images
+    }
     assert sizes == {(8 * SCALE, 8 * SCALE)}
     assert "bird · seed 0" in page.find_element(By.ID, "gallery").text

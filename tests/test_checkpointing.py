@@ -25,6 +25,7 @@ from hf_gan.training.checkpointing import (
     save_checkpoint,
 )
 
+
 LOGGER = "hf_gan.training.checkpointing"
 
 

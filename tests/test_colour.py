@@ -15,6 +15,7 @@ from huggingface_hub import ModelCard
 from hf_gan import ConditionalGANPipeline
 from hf_gan.metrics import evaluate_pipeline
 
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CIFAR_PRESET = os.path.join(ROOT, "hf_gan", "training", "configs", "cifar10_cgan.yaml")
 SHAPES = ("circle", "square", "triangle")
@@ -55,26 +56,65 @@ def shapes(tmp_path_factory):
 
 def train_gan(*flags, cwd):
     """Runs GAN training as a user would, through `accelerate launch` (the one place that names the script)."""
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hf_gan.training.train_gan", *flags]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "1",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "hf_gan.training.train_gan",
+        *flags,
+    ]
+    result = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
 def train_classifier(*flags):
     command = [sys.executable, os.path.join(ROOT, "training", "train_classifier.py"), *flags]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
 
 def test_colour_cgan_trains_pushes_reloads_generates_and_evaluates(shapes, tmp_path):
     out = str(tmp_path / "colour-cgan")
-    train_gan("--config", CIFAR_PRESET, "--dataset_name", shapes, "--output_dir", out, "--max_train_steps", "20",
-              "--train_batch_size", "16", "--generator_channels", "8", "--discriminator_channels", "8",
-              "--latent_dim", "16", "--checkpointing_steps", "1000", "--sample_every", "0",
-              "--push_to_hub", "--hub_model_id", "user/colour-cgan", cwd=str(tmp_path))
+    train_gan(
+        "--config",
+        CIFAR_PRESET,
+        "--dataset_name",
+        shapes,
+        "--output_dir",
+        out,
+        "--max_train_steps",
+        "20",
+        "--train_batch_size",
+        "16",
+        "--generator_channels",
+        "8",
+        "--discriminator_channels",
+        "8",
+        "--latent_dim",
+        "16",
+        "--checkpointing_steps",
+        "1000",
+        "--sample_every",
+        "0",
+        "--push_to_hub",
+        "--hub_model_id",
+        "user/colour-cgan",
+        cwd=str(tmp_path),
+    )
     pipe = ConditionalGANPipeline.from_pretrained("user/colour-cgan")  # from the test Hub server
     assert pipe.generator.config.out_channels == 3 and pipe.generator.config.sample_size == 32
     assert [pipe.id2label[i] for i in range(3)] == list(SHAPES)
@@ -82,12 +122,20 @@ def test_colour_cgan_trains_pushes_reloads_generates_and_evaluates(shapes, tmp_p
     assert images.shape == (2, 32, 32, 3) and images.std() > 0.01
 
     classifier = str(tmp_path / "shapes-classifier")
-    printed = train_classifier("--dataset_name", shapes, "--output_dir", classifier, "--epochs", "3",
-                               "--batch_size", "16", "--width", "8")
+    printed = train_classifier(
+        "--dataset_name", shapes, "--output_dir", classifier, "--epochs", "3", "--batch_size", "16", "--width", "8"
+    )
     assert "test accuracy" in printed and os.path.isfile(os.path.join(classifier, "config.json"))
 
-    metrics = evaluate_pipeline(out, shapes, classifier=classifier, num_samples=8, batch_size=8,
-                                metrics=["fid", "kid", "classifier"], update_card=True)
+    metrics = evaluate_pipeline(
+        out,
+        shapes,
+        classifier=classifier,
+        num_samples=8,
+        batch_size=8,
+        metrics=["fid", "kid", "classifier"],
+        update_card=True,
+    )
     assert metrics["fid"] > 0 and np.isfinite(metrics["kid"]) and metrics["fld_floor"] > 0
     assert 0 <= metrics["class_accuracy"] <= 1 and 0 <= metrics["classifier_accuracy_on_real"] <= 1
     assert len(metrics["class_histogram"]) == 3

@@ -10,12 +10,14 @@ import torch
 import yaml
 from conftest import make_pipeline
 
+
 gradio = pytest.importorskip("gradio", reason="the demo tests need the `demo` extra: pip install -e '.[demo]'")
 from gradio_client import Client  # noqa: E402
 from huggingface_hub import HfApi, hf_hub_download  # noqa: E402
 
 from hf_gan.cli import main  # noqa: E402
 from hf_gan.demo import build_demo  # noqa: E402
+
 
 SCALE = 3
 
@@ -35,7 +37,9 @@ def test_client_gets_the_pipelines_image(app_url):
     assert [item["caption"] for item in gallery] == ["dog · seed 5", "dog · seed 6", "dog · seed 7"]
     shown = np.asarray(PIL.Image.open(gallery[2]["image"]).convert("RGB"))
     assert shown.shape == (8 * SCALE, 8 * SCALE, 3)
-    expected = make_pipeline("cgan")(class_labels=["dog"], generator=torch.Generator().manual_seed(7), truncation=0.7).images[0]
+    expected = make_pipeline("cgan")(
+        class_labels=["dog"], generator=torch.Generator().manual_seed(7), truncation=0.7
+    ).images[0]
     assert np.array_equal(shown[::SCALE, ::SCALE], np.asarray(expected))
 
 
@@ -57,8 +61,14 @@ def exported_space(tmp_path_factory):
 def test_exported_space_is_pushed_with_what_a_space_needs(exported_space):
     api = HfApi()
     files = set(api.list_repo_files("user/cgan-demo", repo_type="space"))
-    assert {"app.py", "requirements.txt", "README.md", "hf_gan/demo.py", "model/model_index.json",
-            "model/generator/diffusion_pytorch_model.safetensors"} <= files
+    assert {
+        "app.py",
+        "requirements.txt",
+        "README.md",
+        "hf_gan/demo.py",
+        "model/model_index.json",
+        "model/generator/diffusion_pytorch_model.safetensors",
+    } <= files
     assert not [name for name in files if "__pycache__" in name]
     assert api.space_info("user/cgan-demo").sdk == "gradio"
     readme = open(hf_hub_download("user/cgan-demo", "README.md", repo_type="space"), encoding="utf-8").read()
@@ -66,7 +76,9 @@ def test_exported_space_is_pushed_with_what_a_space_needs(exported_space):
     assert metadata["sdk"] == "gradio" and metadata["app_file"] == "app.py"
     assert metadata["sdk_version"] == gradio.__version__
     requirements = open(hf_hub_download("user/cgan-demo", "requirements.txt", repo_type="space")).read().split()
-    assert any(line.startswith("diffusers") for line in requirements) and any(line.startswith("torch") for line in requirements)
+    assert any(line.startswith("diffusers") for line in requirements) and any(
+        line.startswith("torch") for line in requirements
+    )
 
 
 def test_exported_app_builds_the_demo_from_its_own_folder(exported_space, monkeypatch):
@@ -74,8 +86,17 @@ def test_exported_app_builds_the_demo_from_its_own_folder(exported_space, monkey
     import hf_gan
 
     package = os.path.dirname(hf_gan.__file__)
-    copied = {os.path.relpath(os.path.join(d, f), exported_space / "hf_gan") for d, _, fs in os.walk(exported_space / "hf_gan") for f in fs}
-    shipped = {os.path.relpath(os.path.join(d, f), package) for d, _, fs in os.walk(package) for f in fs if "__pycache__" not in d}
+    copied = {
+        os.path.relpath(os.path.join(d, f), exported_space / "hf_gan")
+        for d, _, fs in os.walk(exported_space / "hf_gan")
+        for f in fs
+    }
+    shipped = {
+        os.path.relpath(os.path.join(d, f), package)
+        for d, _, fs in os.walk(package)
+        for f in fs
+        if "__pycache__" not in d
+    }
     assert copied == shipped
     monkeypatch.chdir(exported_space.parent)  # the app finds its model from its own path, not the working folder
     namespace = runpy.run_path(str(exported_space / "app.py"))  # not __main__: builds the app without serving it

@@ -14,6 +14,7 @@ from hf_gan.cli import main
 from hf_gan.pipelines.pipeline_utils import slerp
 from hf_gan.visuals import interpolation_strip, labelled_grid, sample_images, save_images
 
+
 SCALE = 3
 
 
@@ -23,12 +24,14 @@ def seeded(seed):
 
 def infogan_pipeline(code_size=4):
     torch.manual_seed(0)
-    generator = DCGANGenerator(latent_dim=8, sample_size=8, base_channels=4, categorical_code=code_size,
-                               class_conditional_norm=True).eval()
+    generator = DCGANGenerator(
+        latent_dim=8, sample_size=8, base_channels=4, categorical_code=code_size, class_conditional_norm=True
+    ).eval()
     return GANPipeline(generator)
 
 
 # -- truncation --------------------------------------------------------------------------------------------------
+
 
 def test_truncation_scales_the_latents_towards_the_mean(kind):
     pipe = make_pipeline(kind)
@@ -61,6 +64,7 @@ def test_truncation_out_of_range(kind, truncation):
 
 
 # -- interpolation ------------------------------------------------------------------------------------------------
+
 
 def test_slerp_keeps_the_norm_of_equal_norm_ends_and_hits_both():
     start, end = torch.randn(16, generator=seeded(0)), torch.randn(16, generator=seeded(1))
@@ -116,6 +120,7 @@ def test_bad_interpolation_ends():
 
 # -- class_labels, generator and image arguments (issues 12, 13) -----------------------------------------------------
 
+
 def test_numpy_class_labels_are_accepted():
     pipe = make_pipeline("cgan")
     expected = pipe(class_labels=[2], generator=seeded(0), output_type="pt").images
@@ -142,7 +147,9 @@ def test_bad_class_labels_get_a_clear_error(labels, error, message):
 def test_an_integer_generator_is_refused_with_the_fix(kind):
     pipe = make_pipeline(kind)
     args = {"class_labels": [0]} if kind == "cgan" else {}
-    with pytest.raises(TypeError, match=r"generator must be a torch.Generator .*pass torch.Generator\(\).manual_seed\(0\)"):
+    with pytest.raises(
+        TypeError, match=r"generator must be a torch.Generator .*pass torch.Generator\(\).manual_seed\(0\)"
+    ):
         pipe(**args, generator=0)
     with pytest.raises(TypeError, match="generator must be a torch.Generator"):
         pipe(**args, generator=[5])
@@ -156,7 +163,9 @@ def test_autoencoder_encode_takes_one_image_and_uint8():
     assert torch.allclose(pipe.encode(batch[0, :, :, 0]), expected[:1], atol=1e-6)  # (H, W), one channel
     as_uint8 = np.round(batch * 255).astype(np.uint8)
     assert torch.allclose(pipe.encode(as_uint8), pipe.encode(as_uint8 / np.float32(255)), atol=1e-6)
-    assert torch.allclose(pipe.encode(torch.from_numpy(as_uint8).permute(0, 3, 1, 2)), pipe.encode(as_uint8), atol=1e-6)
+    assert torch.allclose(
+        pipe.encode(torch.from_numpy(as_uint8).permute(0, 3, 1, 2)), pipe.encode(as_uint8), atol=1e-6
+    )
     with pytest.raises(ValueError, match=r"float images must be in \[0, 1\], got values from 1 to 254: divide"):
         pipe.encode(as_uint8.astype(np.float32))
     with pytest.raises(TypeError, match="floats in .0, 1. or uint8 in 0..255, got torch.int64"):
@@ -165,12 +174,15 @@ def test_autoencoder_encode_takes_one_image_and_uint8():
 
 # -- pictures ---------------------------------------------------------------------------------------------------
 
+
 def test_sample_images_use_seed_plus_column():
     pipe = make_pipeline("cgan")
     images, rows = sample_images(pipe, ["dog", 0], num_images=3, seed=5, truncation=0.7)
     assert rows == ["dog", "cat"] and len(images) == 6
     alone = pipe(class_labels=[0], generator=seeded(7), truncation=0.7, output_type="np").images[0]
-    assert np.array_equal(np.asarray(images[5]), np.asarray(PIL.Image.fromarray((alone * 255).round().astype(np.uint8))))
+    assert np.array_equal(
+        np.asarray(images[5]), np.asarray(PIL.Image.fromarray((alone * 255).round().astype(np.uint8)))
+    )
 
 
 def test_labelled_grid_is_upscaled_with_a_label_column():
@@ -208,6 +220,7 @@ def test_save_images_leaves_no_half_written_file(tmp_path):
 
 # -- hf-gan generate --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def saved_cgan(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cgan")
@@ -231,9 +244,17 @@ def test_generate_one_image_reproduces_the_pipeline(saved_cgan, tmp_path):
 
 def test_generate_folder_grid_and_interpolation(saved_cgan, tmp_path):
     generate(saved_cgan, "--labels", "2,cat", "--num_images", 2, "--output", tmp_path / "out", "--grid")
-    assert sorted(os.listdir(tmp_path / "out")) == ["bird_seed0.png", "bird_seed1.png", "cat_seed0.png", "cat_seed1.png", "grid.png"]
+    assert sorted(os.listdir(tmp_path / "out")) == [
+        "bird_seed0.png",
+        "bird_seed1.png",
+        "cat_seed0.png",
+        "cat_seed1.png",
+        "grid.png",
+    ]
     assert PIL.Image.open(tmp_path / "out" / "grid.png").height == 2 * 8 * 4
-    generate(saved_cgan, "--interpolate", 0, 1, "--frames", 4, "--labels", "cat,dog", "--output", tmp_path / "path.webp")
+    generate(
+        saved_cgan, "--interpolate", 0, 1, "--frames", 4, "--labels", "cat,dog", "--output", tmp_path / "path.webp"
+    )
     animation = PIL.Image.open(tmp_path / "path.webp")
     assert animation.n_frames == 6  # forth and back
     assert PIL.Image.open(tmp_path / "path.png").size == (4 * 8 * 4, 8 * 4)

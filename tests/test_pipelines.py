@@ -31,7 +31,9 @@ def test_discriminator_is_optional_and_saved_when_present(tmp_path):
 
 def test_list_of_generators_equals_images_generated_one_by_one(kind):
     pipe = make_pipeline(kind)
-    batch = pipe(**call_args(kind, 3), generator=[torch.Generator().manual_seed(s) for s in (1, 2, 3)], output_type="pt").images
+    batch = pipe(
+        **call_args(kind, 3), generator=[torch.Generator().manual_seed(s) for s in (1, 2, 3)], output_type="pt"
+    ).images
     for i, seed in enumerate((1, 2, 3)):
         args = {"class_labels": [i % NUM_CLASSES]} if kind == "cgan" else {"batch_size": 1}
         single = pipe(**args, generator=torch.manual_seed(seed), output_type="pt").images
@@ -97,7 +99,9 @@ def test_output_types_shapes_ranges_dtypes(kind):
 def test_conditional_labels_by_id_or_name_and_images_per_label(tmp_path):
     pipe = make_pipeline("cgan")
     by_id = pipe(class_labels=[2, 0], num_images_per_label=2, generator=torch.manual_seed(0), output_type="pt").images
-    by_name = pipe(class_labels=["bird", "cat"], num_images_per_label=2, generator=torch.manual_seed(0), output_type="pt").images
+    by_name = pipe(
+        class_labels=["bird", "cat"], num_images_per_label=2, generator=torch.manual_seed(0), output_type="pt"
+    ).images
     torch.testing.assert_close(by_id, by_name, rtol=0, atol=0)
     assert by_id.shape[0] == 4
     # order is label-major: [2, 2, 0, 0]; the same noise with another label gives another image
@@ -135,7 +139,9 @@ def test_autoencoder_prior_matches_fitted_codes():
     sampled = pipe.autoencoder.noise_to_codes(torch.randn(20000, 4, generator=torch.manual_seed(0)))
     torch.testing.assert_close(sampled.mean(0), codes.mean(0), atol=0.1, rtol=0)
     torch.testing.assert_close(torch.cov(sampled.T), torch.cov(codes.T), atol=0.25, rtol=0.05)
-    torch.testing.assert_close(pipe.autoencoder.codes_to_noise(pipe.autoencoder.noise_to_codes(codes[:5])), codes[:5], atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        pipe.autoencoder.codes_to_noise(pipe.autoencoder.noise_to_codes(codes[:5])), codes[:5], atol=1e-4, rtol=0
+    )
 
 
 @pytest.mark.parametrize("sample_size,channels", [(28, 1), (32, 3), (64, 3), (16, 1)])
@@ -143,9 +149,17 @@ def test_models_support_mnist_and_power_of_two_sizes(sample_size, channels):
     from hf_gan import DCGANDiscriminator, DCGANGenerator
 
     for conditioning, extra_layers in (("projection", 0), ("concat", 0), ("projection", 2)):
-        generator = DCGANGenerator(latent_dim=8, sample_size=sample_size, out_channels=channels, base_channels=4, num_classes=10)
-        discriminator = DCGANDiscriminator(sample_size=sample_size, in_channels=channels, base_channels=4, num_classes=10,
-                                           conditioning=conditioning, extra_layers=extra_layers)
+        generator = DCGANGenerator(
+            latent_dim=8, sample_size=sample_size, out_channels=channels, base_channels=4, num_classes=10
+        )
+        discriminator = DCGANDiscriminator(
+            sample_size=sample_size,
+            in_channels=channels,
+            base_channels=4,
+            num_classes=10,
+            conditioning=conditioning,
+            extra_layers=extra_layers,
+        )
         labels = torch.tensor([0, 9])
         images = generator(torch.randn(2, 8), labels)
         assert images.shape == (2, channels, sample_size, sample_size)
@@ -180,7 +194,9 @@ def test_categorical_code_is_the_argmax_of_the_last_latents_and_uniform():
     from hf_gan import DCGANDiscriminator, DCGANGenerator
 
     torch.manual_seed(0)
-    generator = DCGANGenerator(latent_dim=8, sample_size=8, base_channels=4, categorical_code=3, class_conditional_norm=True).eval()
+    generator = DCGANGenerator(
+        latent_dim=8, sample_size=8, base_channels=4, categorical_code=3, class_conditional_norm=True
+    ).eval()
     latents = torch.randn(1, 8).repeat(3, 1)
     latents[:, 5:] = torch.eye(3)  # same Gaussian part, codes 0, 1, 2
     images = generator(latents)

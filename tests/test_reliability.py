@@ -79,7 +79,8 @@ def test_a_folder_without_digests_still_loads_and_a_resave_adds_them(saved_gan, 
     resaved = tmp_path_factory.mktemp("resaved")
     loaded.save_pretrained(resaved)
     assert (resaved / "generator" / "diffusion_pytorch_model.safetensors").read_bytes() == (
-        folder / "generator" / "diffusion_pytorch_model.safetensors").read_bytes()
+        folder / "generator" / "diffusion_pytorch_model.safetensors"
+    ).read_bytes()
     assert DIGESTS_KEY in json.loads((resaved / "generator" / "config.json").read_text())
 
 
@@ -88,7 +89,8 @@ def test_sharded_weights_are_checked_shard_by_shard(tmp_path):
     generator.save_pretrained(tmp_path, max_shard_size="2KB")
     shards = sorted(tmp_path.glob("*.safetensors"))
     assert len(shards) > 1 and set(json.loads((tmp_path / "config.json").read_text())[DIGESTS_KEY]) == {
-        s.name for s in shards}
+        s.name for s in shards
+    }
     DCGANGenerator.from_pretrained(tmp_path)
     shards[-1].write_bytes(shards[-1].read_bytes()[:-8])
     with pytest.raises(ModelLoadingError, match=f"{shards[-1].name} is not the file that was saved"):
@@ -120,10 +122,15 @@ def test_integer_weights_are_refused_not_cast_and_torch_dtype_still_works(saved_
 
 @pytest.mark.parametrize(
     "key,value,expected",
-    [("latent_dim", "64", "'latent_dim' is \"64\" \\(a JSON str\\), but DCGANGenerator expects int"),
-     ("class_conditional_norm", "false", "'class_conditional_norm' is \"false\" \\(a JSON str\\), but DCGANGenerator "
-                                         "expects bool"),
-     ("num_classes", 2.5, "'num_classes' is 2.5 \\(a JSON float\\), but DCGANGenerator expects int \\| None")],
+    [
+        ("latent_dim", "64", "'latent_dim' is \"64\" \\(a JSON str\\), but DCGANGenerator expects int"),
+        (
+            "class_conditional_norm",
+            "false",
+            "'class_conditional_norm' is \"false\" \\(a JSON str\\), but DCGANGenerator expects bool",
+        ),
+        ("num_classes", 2.5, "'num_classes' is 2.5 \\(a JSON float\\), but DCGANGenerator expects int \\| None"),
+    ],
 )
 def test_mistyped_config_values_are_refused_naming_file_key_value_and_type(saved_gan, key, value, expected):
     _, folder = saved_gan
@@ -187,9 +194,10 @@ def png_bytes(array):
 
 def parquet_dataset(path, labels, features=None):
     images = [{"bytes": png_bytes(np.full((8, 8), 10 * i, np.uint8)), "path": None} for i in range(len(labels))]
-    dataset = datasets.Dataset.from_dict({"image": images, "label": list(labels)},
-                                         features=features or datasets.Features({"image": datasets.Image(),
-                                                                                 "label": datasets.Value("int64")}))
+    dataset = datasets.Dataset.from_dict(
+        {"image": images, "label": list(labels)},
+        features=features or datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")}),
+    )
     dataset.to_parquet(path)
     return str(path)
 
@@ -208,8 +216,11 @@ def test_parquet_integer_labels_need_a_dense_range_or_num_classes(tmp_path):
 
 
 def test_class_label_values_beyond_the_names_are_refused(tmp_path):
-    path = parquet_dataset(tmp_path / "named.parquet", [0, 1, 1, 0], datasets.Features(
-        {"image": datasets.Image(), "label": datasets.ClassLabel(names=["cat", "dog"])}))
+    path = parquet_dataset(
+        tmp_path / "named.parquet",
+        [0, 1, 1, 0],
+        datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["cat", "dog"])}),
+    )
     table = pq.read_table(path)  # edit a value and keep the schema: the datasets library does not check on load
     labels = table.column("label").to_pylist()
     labels[2] = 7
@@ -219,8 +230,9 @@ def test_class_label_values_beyond_the_names_are_refused(tmp_path):
     with pytest.raises(DatasetError, match=r"outside 0..1 \(row 2: 7\), but its ClassLabel names 2 classes"):
         prepare_image_dataset(dataset)
     with pytest.raises(DatasetError, match="num_classes \\(--num_classes\\) is 3, but label column 'label' names 2"):
-        prepare_image_dataset(load_image_dataset(parquet_dataset(tmp_path / "ok.parquet", [0, 1], dataset.features)),
-                              num_classes=3)
+        prepare_image_dataset(
+            load_image_dataset(parquet_dataset(tmp_path / "ok.parquet", [0, 1], dataset.features)), num_classes=3
+        )
 
 
 def test_16_bit_grayscale_is_scaled_not_clipped(tmp_path):
@@ -259,8 +271,11 @@ ZOO_CONFIGS = sorted(Path(__file__).parent.parent.glob("model_zoo/*/*/config.jso
 @pytest.mark.parametrize("config_path", ZOO_CONFIGS, ids=lambda path: str(path.parent.relative_to(path.parents[2])))
 def test_model_zoo_components_carry_matching_digests(config_path):
     digests = json.loads(config_path.read_text())[DIGESTS_KEY]
-    assert digests == {"diffusion_pytorch_model.safetensors":
-                       sha256_of_file(config_path.parent / "diffusion_pytorch_model.safetensors")}
+    assert digests == {
+        "diffusion_pytorch_model.safetensors": sha256_of_file(
+            config_path.parent / "diffusion_pytorch_model.safetensors"
+        )
+    }
 
 
 # -- the output folder and its checkpoints (issue 13, items 1, 2, 3, 9, 10, 12a) ------------------------------------
@@ -297,8 +312,20 @@ def test_overwrite_moves_the_old_run_aside_so_its_checkpoints_never_replace_the_
     """Item 1: the old run's newer checkpoints pruned the new run's as they were written, and `latest` then resumed
     the old run under the new run's arguments."""
     out = train_run(digits_folder, tmp_path / "ow", *EVERY_3, "--max_train_steps", "12")
-    new_run = ["--overwrite_output_dir", "--max_train_steps", "6", "--seed", "5", "--checkpointing_steps", "3",
-               "--checkpoints_total_limit", "2", "--push_to_hub", "--hub_model_id", "user/overwritten-run"]
+    new_run = [
+        "--overwrite_output_dir",
+        "--max_train_steps",
+        "6",
+        "--seed",
+        "5",
+        "--checkpointing_steps",
+        "3",
+        "--checkpoints_total_limit",
+        "2",
+        "--push_to_hub",
+        "--hub_model_id",
+        "user/overwritten-run",
+    ]
     train_run(digits_folder, out, *new_run)
     new_weights = weights(out)
     assert checkpoints(out) == ["checkpoint-3", "checkpoint-6"]
@@ -316,8 +343,9 @@ def test_resuming_into_a_folder_of_another_run_or_past_max_train_steps_is_refuse
     """Item 2: resuming k3's checkpoint with --output_dir runs/zoo replaced zoo's finished model without a word, and
     a checkpoint of step 9 was accepted with --max_train_steps 6."""
     k3 = train_run(digits_folder, tmp_path / "k3", *EVERY_3, "--max_train_steps", "9")
-    zoo = train_run(digits_folder, tmp_path / "zoo", "--max_train_steps", "2", "--seed", "3",
-                    "--checkpointing_steps", "100")
+    zoo = train_run(
+        digits_folder, tmp_path / "zoo", "--max_train_steps", "2", "--seed", "3", "--checkpointing_steps", "100"
+    )
     zoo_weights, card = weights(zoo), open(os.path.join(zoo, "README.md")).read()
     checkpoint = os.path.join(k3, "checkpoint-9")
     with pytest.raises(FileExistsError, match="zoo holds another run .*model_index.json.*--overwrite_output_dir"):
@@ -349,9 +377,22 @@ def test_a_second_trainer_in_the_same_folder_is_refused(digits_folder, tmp_path)
     """Item 9: two trainers in one folder (e.g. a child left running after its launcher was killed) destroyed each
     other's checkpoints."""
     out = str(tmp_path / "busy")
-    command = [sys.executable, "-m", "hf_gan.training.train_gan", "--dataset_name", digits_folder, "--output_dir", out,
-               *TINY_GAN, "--max_train_steps", "100000", "--checkpointing_steps", "2",
-               "--checkpoints_total_limit", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "hf_gan.training.train_gan",
+        "--dataset_name",
+        digits_folder,
+        "--output_dir",
+        out,
+        *TINY_GAN,
+        "--max_train_steps",
+        "100000",
+        "--checkpointing_steps",
+        "2",
+        "--checkpoints_total_limit",
+        "2",
+    ]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
@@ -359,8 +400,16 @@ def test_a_second_trainer_in_the_same_folder_is_refused(digits_folder, tmp_path)
             time.sleep(0.05)
         assert checkpoints(out), "the first trainer wrote no checkpoint"
         with pytest.raises(OutputDirLocked, match=f"in use by another trainer \\(process {first.pid} on "):
-            train_run(digits_folder, out, "--max_train_steps", "4", "--checkpointing_steps", "2",
-                      "--resume_from_checkpoint", "latest")
+            train_run(
+                digits_folder,
+                out,
+                "--max_train_steps",
+                "4",
+                "--checkpointing_steps",
+                "2",
+                "--resume_from_checkpoint",
+                "latest",
+            )
         assert first.poll() is None  # still training, undisturbed
     finally:
         first.kill()

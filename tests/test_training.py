@@ -18,20 +18,54 @@ from safetensors.torch import load_file
 
 from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
-
 from hf_gan.training import train_autoencoder, train_gan
 from hf_gan.training.checkpointing import read_manifest
 from hf_gan.training.utils import TrainingDiverged
 from hf_gan.visuals import pipeline_grid
 
-TINY_GAN = ["--latent_dim", "8", "--generator_channels", "4", "--discriminator_channels", "4", "--train_batch_size", "8",
-            "--logging_steps", "1", "--sample_every", "0", "--num_threads", "1"]
-TINY_AE = ["--latent_dim", "4", "--base_channels", "4", "--train_batch_size", "8", "--logging_steps", "1",
-           "--sample_every", "0", "--num_threads", "1"]
-CHECKPOINT_FILES = {"generator.safetensors", "discriminator.safetensors", "ema_generator.safetensors",
-                    "optimizer-generator.safetensors", "optimizer-generator.json",
-                    "optimizer-discriminator.safetensors", "optimizer-discriminator.json", "state.json", "rng-0.json",
-                    "manifest.json"}
+
+TINY_GAN = [
+    "--latent_dim",
+    "8",
+    "--generator_channels",
+    "4",
+    "--discriminator_channels",
+    "4",
+    "--train_batch_size",
+    "8",
+    "--logging_steps",
+    "1",
+    "--sample_every",
+    "0",
+    "--num_threads",
+    "1",
+]
+TINY_AE = [
+    "--latent_dim",
+    "4",
+    "--base_channels",
+    "4",
+    "--train_batch_size",
+    "8",
+    "--logging_steps",
+    "1",
+    "--sample_every",
+    "0",
+    "--num_threads",
+    "1",
+]
+CHECKPOINT_FILES = {
+    "generator.safetensors",
+    "discriminator.safetensors",
+    "ema_generator.safetensors",
+    "optimizer-generator.safetensors",
+    "optimizer-generator.json",
+    "optimizer-discriminator.safetensors",
+    "optimizer-discriminator.json",
+    "state.json",
+    "rng-0.json",
+    "manifest.json",
+}
 
 
 def synthetic_digits(n=48, size=8, num_classes=3, seed=0):
@@ -80,11 +114,15 @@ def run_gan(tmp_path, data, *flags, name="run"):
 
 
 def weights(folder):
-    return {k: v for sub in ("generator", "discriminator") for k, v in
-            load_file(os.path.join(folder, sub, "diffusion_pytorch_model.safetensors")).items()}
+    return {
+        k: v
+        for sub in ("generator", "discriminator")
+        for k, v in load_file(os.path.join(folder, sub, "diffusion_pytorch_model.safetensors")).items()
+    }
 
 
 # -- data sources -------------------------------------------------------------------------------------------------
+
 
 def test_idx_files_read_with_the_schema_of_ylecun_mnist(idx_folder):
     train = load_image_dataset(idx_folder, "train")
@@ -160,23 +198,47 @@ def test_grayscale_stays_one_channel_unless_asked_and_rgb_is_three(image_folder)
 
 # -- training -----------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("objective", ["minimax", "non_saturating", "hinge"])
 @pytest.mark.parametrize("model", ["gan", "cgan"])
 def test_each_objective_and_model_trains_and_saves_a_loadable_pipeline(model, objective, idx_folder, tmp_path):
-    out = run_gan(tmp_path, idx_folder, "--model", model, "--objective", objective, "--max_train_steps", "3",
-                  "--d_steps", "2", "--r1_gamma", "1.0" if objective == "hinge" else "0")
+    out = run_gan(
+        tmp_path,
+        idx_folder,
+        "--model",
+        model,
+        "--objective",
+        objective,
+        "--max_train_steps",
+        "3",
+        "--d_steps",
+        "2",
+        "--r1_gamma",
+        "1.0" if objective == "hinge" else "0",
+    )
     pipe = (ConditionalGANPipeline if model == "cgan" else GANPipeline).from_pretrained(out)
     assert pipe.discriminator is not None
     results = json.load(open(os.path.join(out, "train_results.json")))
     assert all(np.isfinite(v) for v in results.values()) and 0 <= results["d_real"] <= 1
     if model == "cgan":
         assert pipe.id2label == {0: "0", 1: "1", 2: "2"}
-    assert (pipe(**({"class_labels": [0, 1]} if model == "cgan" else {"batch_size": 2})).images[0].size == (8, 8))
+    assert pipe(**({"class_labels": [0, 1]} if model == "cgan" else {"batch_size": 2})).images[0].size == (8, 8)
 
 
 def test_stronger_conditioning_options_train_and_round_trip(idx_folder, tmp_path):
-    out = run_gan(tmp_path, idx_folder, "--model", "cgan", "--max_train_steps", "2", "--class_loss_weight", "1.0",
-                  "--class_conditional_norm", "--conditioning", "concat")
+    out = run_gan(
+        tmp_path,
+        idx_folder,
+        "--model",
+        "cgan",
+        "--max_train_steps",
+        "2",
+        "--class_loss_weight",
+        "1.0",
+        "--class_conditional_norm",
+        "--conditioning",
+        "concat",
+    )
     pipe = ConditionalGANPipeline.from_pretrained(out)
     assert pipe.generator.config.class_conditional_norm and pipe.discriminator.config.auxiliary_classifier
     assert pipe.discriminator.config.conditioning == "concat"
@@ -210,7 +272,9 @@ def test_resume_reproduces_the_uninterrupted_run(idx_folder, tmp_path):
     straight = run_gan(tmp_path, idx_folder, *common, "--max_train_steps", "6", name="straight")
     stopped = run_gan(tmp_path, idx_folder, *common, "--max_train_steps", "3", name="stopped")
     assert os.path.isdir(os.path.join(stopped, "checkpoint-3"))
-    resumed = run_gan(tmp_path, idx_folder, *common, "--max_train_steps", "6", "--resume_from_checkpoint", "latest", name="stopped")
+    resumed = run_gan(
+        tmp_path, idx_folder, *common, "--max_train_steps", "6", "--resume_from_checkpoint", "latest", name="stopped"
+    )
     a, b = weights(straight), weights(resumed)
     assert a.keys() == b.keys()
     for key in a:
@@ -224,7 +288,9 @@ def test_learning_rates_decay_linearly_and_a_resumed_run_follows_the_same_schedu
     for step, lr in ((3, 4e-4), (6, 1e-4)):
         saved = json.load(open(os.path.join(straight, f"checkpoint-{step}", "optimizer-generator.json")))
         assert saved["param_groups"][0]["lr"] == pytest.approx(lr)
-    shutil.copytree(os.path.join(straight, "checkpoint-3"), tmp_path / "resumed" / "checkpoint-3")  # as if stopped there
+    shutil.copytree(
+        os.path.join(straight, "checkpoint-3"), tmp_path / "resumed" / "checkpoint-3"
+    )  # as if stopped there
     resumed = run_gan(tmp_path, idx_folder, *flags, "--resume_from_checkpoint", "latest", name="resumed")
     a, b = weights(straight), weights(resumed)
     for key in a:
@@ -233,24 +299,56 @@ def test_learning_rates_decay_linearly_and_a_resumed_run_follows_the_same_schedu
 
 def test_checkpoint_limit_and_a_killed_run_leaves_only_complete_checkpoints(idx_folder, tmp_path):
     out = str(tmp_path / "killed")
-    command = [sys.executable, "-m", "hf_gan.training.train_gan", "--dataset_name", idx_folder,
-               "--output_dir", out, *TINY_GAN, "--max_train_steps", "100000", "--checkpointing_steps", "2",
-               "--checkpoints_total_limit", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "hf_gan.training.train_gan",
+        "--dataset_name",
+        idx_folder,
+        "--output_dir",
+        out,
+        *TINY_GAN,
+        "--max_train_steps",
+        "100000",
+        "--checkpointing_steps",
+        "2",
+        "--checkpoints_total_limit",
+        "2",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and len([n for n in os.listdir(out) if n.startswith("checkpoint-")] if os.path.isdir(out) else []) < 3:
+    while (
+        time.time() < deadline
+        and len([n for n in os.listdir(out) if n.startswith("checkpoint-")] if os.path.isdir(out) else []) < 3
+    ):
         time.sleep(0.05)
     time.sleep(0.3)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    complete = sorted((n for n in os.listdir(out) if n.startswith("checkpoint-") and not n.endswith(".tmp")), key=lambda n: int(n.split("-")[1]))
+    complete = sorted(
+        (n for n in os.listdir(out) if n.startswith("checkpoint-") and not n.endswith(".tmp")),
+        key=lambda n: int(n.split("-")[1]),
+    )
     assert 1 <= len(complete) <= 2  # the total limit rotates old ones away
     for name in complete:
         assert CHECKPOINT_FILES == set(os.listdir(os.path.join(out, name))), name
         read_manifest(os.path.join(out, name))  # every file matches its SHA-256
     last = int(complete[-1].split("-")[1])
-    train_gan.main(["--dataset_name", idx_folder, "--output_dir", out, *TINY_GAN, "--max_train_steps", str(last + 2),
-                    "--checkpointing_steps", "2", "--resume_from_checkpoint", "latest"])
+    train_gan.main(
+        [
+            "--dataset_name",
+            idx_folder,
+            "--output_dir",
+            out,
+            *TINY_GAN,
+            "--max_train_steps",
+            str(last + 2),
+            "--checkpointing_steps",
+            "2",
+            "--resume_from_checkpoint",
+            "latest",
+        ]
+    )
     assert ConditionalGANPipeline.from_pretrained(out).generator is not None
     assert os.path.isdir(os.path.join(out, f"checkpoint-{last + 2}"))
 
@@ -265,10 +363,31 @@ def test_two_processes_with_accelerate_on_cpu(idx_folder, tmp_path):
     flags = [*TINY_GAN, "--dataset_name", idx_folder, "--max_train_steps", "4", "--discriminator_norm", "none"]
     two = str(tmp_path / "two")
     result = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-         "-m", "hf_gan.training.train_gan", *flags, "--output_dir", two],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "ACCELERATE_USE_CPU": "1"},
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            "0",
+            "-m",
+            "hf_gan.training.train_gan",
+            *flags,
+            "--output_dir",
+            two,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ACCELERATE_USE_CPU": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "batch 8 on 2 process(es)" in result.stderr
@@ -278,9 +397,23 @@ def test_two_processes_with_accelerate_on_cpu(idx_folder, tmp_path):
 def test_bf16_mixed_precision_on_cpu(idx_folder, tmp_path):
     out = str(tmp_path / "bf16")
     result = subprocess.run(
-        [sys.executable, "-m", "hf_gan.training.train_gan", "--dataset_name", idx_folder, "--output_dir", out,
-         *TINY_GAN, "--max_train_steps", "3", "--mixed_precision", "bf16"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "hf_gan.training.train_gan",
+            "--dataset_name",
+            idx_folder,
+            "--output_dir",
+            out,
+            *TINY_GAN,
+            "--max_train_steps",
+            "3",
+            "--mixed_precision",
+            "bf16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert ConditionalGANPipeline.from_pretrained(out).generator.dtype == torch.float32  # weights stay fp32
@@ -290,8 +423,19 @@ def test_push_to_hub_at_the_end_never_writes_the_token(idx_folder, tmp_path):
     from huggingface_hub import HfApi, hf_hub_download
 
     token = "hf_secret_token_do_not_write"
-    out = run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--push_to_hub", "--hub_model_id", "user/trained-cgan",
-                  "--hub_token", token, "--checkpointing_steps", "1")
+    out = run_gan(
+        tmp_path,
+        idx_folder,
+        "--max_train_steps",
+        "2",
+        "--push_to_hub",
+        "--hub_model_id",
+        "user/trained-cgan",
+        "--hub_token",
+        token,
+        "--checkpointing_steps",
+        "1",
+    )
     pipe = ConditionalGANPipeline.from_pretrained("user/trained-cgan")
     assert pipe.id2label[2] == "2"
     files = {f.rfilename for f in HfApi().model_info("user/trained-cgan").siblings}
@@ -326,6 +470,7 @@ def test_config_preset_sets_defaults_and_flags_override(idx_folder, tmp_path):
 
 
 # -- bad input: a clear error before any training step ---------------------------------------------------------------
+
 
 def test_missing_and_empty_datasets(tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
@@ -368,8 +513,21 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
     run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--checkpointing_steps", "2", name="diverge")
     good = load_file(os.path.join(out, "checkpoint-2", "generator.safetensors"))
     with pytest.raises(TrainingDiverged, match="diverged at step .*last good checkpoint is .*checkpoint-2"):
-        run_gan(tmp_path, idx_folder, "--max_train_steps", "10", "--checkpointing_steps", "2", "--resume_from_checkpoint",
-                "latest", "--discriminator_lr", "inf", "--generator_lr", "inf", name="diverge")
+        run_gan(
+            tmp_path,
+            idx_folder,
+            "--max_train_steps",
+            "10",
+            "--checkpointing_steps",
+            "2",
+            "--resume_from_checkpoint",
+            "latest",
+            "--discriminator_lr",
+            "inf",
+            "--generator_lr",
+            "inf",
+            name="diverge",
+        )
     assert os.listdir(out).count("checkpoint-2") == 1
     kept = load_file(os.path.join(out, "checkpoint-2", "generator.safetensors"))
     assert all(torch.equal(good[k], kept[k]) for k in good)
@@ -387,7 +545,12 @@ def test_bad_arguments_fail_before_training(idx_folder, tmp_path):
 
 def test_tensorboard_gets_losses_and_sample_grids(idx_folder, tmp_path):
     out = run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--report_to", "tensorboard", "--sample_every", "1")
-    events = [os.path.join(root, f) for root, _, files in os.walk(os.path.join(out, "logs")) for f in files if "tfevents" in f]
+    events = [
+        os.path.join(root, f)
+        for root, _, files in os.walk(os.path.join(out, "logs"))
+        for f in files
+        if "tfevents" in f
+    ]
     assert events
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -398,23 +561,66 @@ def test_tensorboard_gets_losses_and_sample_grids(idx_folder, tmp_path):
 
 
 def test_fine_tune_from_a_hub_repository(idx_folder, tmp_path):
-    run_gan(tmp_path, idx_folder, "--max_train_steps", "2", "--push_to_hub", "--hub_model_id", "user/finetune-source", name="src")
+    run_gan(
+        tmp_path,
+        idx_folder,
+        "--max_train_steps",
+        "2",
+        "--push_to_hub",
+        "--hub_model_id",
+        "user/finetune-source",
+        name="src",
+    )
     source = ConditionalGANPipeline.from_pretrained("user/finetune-source")
-    out = run_gan(tmp_path, idx_folder, "--pretrained_model_name_or_path", "user/finetune-source", "--max_train_steps", "1",
-                  "--generator_lr", "0", "--discriminator_lr", "0", "--no_ema", name="tuned")
+    out = run_gan(
+        tmp_path,
+        idx_folder,
+        "--pretrained_model_name_or_path",
+        "user/finetune-source",
+        "--max_train_steps",
+        "1",
+        "--generator_lr",
+        "0",
+        "--discriminator_lr",
+        "0",
+        "--no_ema",
+        name="tuned",
+    )
     tuned = ConditionalGANPipeline.from_pretrained(out)
     for name, parameter in source.generator.named_parameters():  # lr 0: the weights it started from
         torch.testing.assert_close(dict(tuned.generator.named_parameters())[name], parameter, rtol=0, atol=0)
     with pytest.raises(ValueError, match="makes 1x8px images for 3 classes; the dataset has 1x16px"):
-        run_gan(tmp_path, idx_folder, "--pretrained_model_name_or_path", "user/finetune-source", "--resolution", "16", name="bad")
+        run_gan(
+            tmp_path,
+            idx_folder,
+            "--pretrained_model_name_or_path",
+            "user/finetune-source",
+            "--resolution",
+            "16",
+            name="bad",
+        )
 
 
 def test_infogan_code_is_learned_to_be_recoverable_and_the_grid_has_one_row_per_code(idx_folder, tmp_path):
-    flags = ["--model", "gan", "--categorical_code", "3", "--class_conditional_norm", "--max_train_steps", "40",
-             "--generator_lr", "2e-3", "--discriminator_lr", "2e-3", "--no_ema"]
+    flags = [
+        "--model",
+        "gan",
+        "--categorical_code",
+        "3",
+        "--class_conditional_norm",
+        "--max_train_steps",
+        "40",
+        "--generator_lr",
+        "2e-3",
+        "--discriminator_lr",
+        "2e-3",
+        "--no_ema",
+    ]
     accuracies = {}
     for weight in ("0", "1"):
-        out = run_gan(tmp_path, idx_folder, *flags, "--code_loss_weight", weight, "--sample_every", "40", name=f"w{weight}")
+        out = run_gan(
+            tmp_path, idx_folder, *flags, "--code_loss_weight", weight, "--sample_every", "40", name=f"w{weight}"
+        )
         pipe = GANPipeline.from_pretrained(out)
         assert pipe.generator.config.categorical_code == 3 and pipe.discriminator.config.categorical_code == 3
         latents = torch.randn(300, 8, generator=torch.manual_seed(0))

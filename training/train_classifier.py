@@ -23,8 +23,14 @@ from hf_gan.metrics.classifier import ImageClassifier
 
 
 def load_split(args, split):
-    data = prepare_image_dataset(load_image_dataset(args.dataset_name, split), args.image_column, args.label_column,
-                                 args.resolution, args.num_channels, require_labels=True)
+    data = prepare_image_dataset(
+        load_image_dataset(args.dataset_name, split),
+        args.image_column,
+        args.label_column,
+        args.resolution,
+        args.num_channels,
+        require_labels=True,
+    )
     return data.images.float() / 255, data.labels, data.label_names
 
 
@@ -38,13 +44,18 @@ def random_shift(images, generator):
 @torch.no_grad()
 def accuracy(model, images, labels, batch_size=1000):
     model.eval()
-    correct = sum((model(images[i : i + batch_size]).argmax(1) == labels[i : i + batch_size]).sum().item() for i in range(0, len(images), batch_size))
+    correct = sum(
+        (model(images[i : i + batch_size]).argmax(1) == labels[i : i + batch_size]).sum().item()
+        for i in range(0, len(images), batch_size)
+    )
     return correct / len(images)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset_name", required=True, help="Hub id, image folder (class subfolders), MNIST idx folder, ...")
+    parser.add_argument(
+        "--dataset_name", required=True, help="Hub id, image folder (class subfolders), MNIST idx folder, ..."
+    )
     parser.add_argument("--train_split", default="train")
     parser.add_argument("--eval_split", default="test")
     parser.add_argument("--image_column")
@@ -70,27 +81,41 @@ def main(argv=None):
     train_images, train_labels, label_names = load_split(args, args.train_split)
     eval_images, eval_labels, eval_names = load_split(args, args.eval_split)
     if eval_names != label_names:
-        raise ValueError(f"The {args.train_split} split has classes {label_names}, the {args.eval_split} split {eval_names}.")
+        raise ValueError(
+            f"The {args.train_split} split has classes {label_names}, the {args.eval_split} split {eval_names}."
+        )
     model = ImageClassifier(
-        width=args.width, num_classes=len(label_names), in_channels=train_images.shape[1],
-        sample_size=train_images.shape[-1], mean=train_images.mean().item(), std=train_images.std().item(),
-        label_names=label_names, dataset=args.hub_dataset_id or args.dataset_name,
+        width=args.width,
+        num_classes=len(label_names),
+        in_channels=train_images.shape[1],
+        sample_size=train_images.shape[-1],
+        mean=train_images.mean().item(),
+        std=train_images.std().item(),
+        label_names=label_names,
+        dataset=args.hub_dataset_id or args.dataset_name,
     )
     steps_per_epoch = max(1, len(train_images) // args.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch
+    )
     start = time.perf_counter()
     for epoch in range(args.epochs):
         model.train()
         order = torch.randperm(len(train_images), generator=generator)
         for i in range(steps_per_epoch):
             batch = order[i * args.batch_size : (i + 1) * args.batch_size]
-            loss = F.cross_entropy(model(random_shift(train_images[batch], generator)), train_labels[batch], label_smoothing=0.05)
+            loss = F.cross_entropy(
+                model(random_shift(train_images[batch], generator)), train_labels[batch], label_smoothing=0.05
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-        print(f"epoch {epoch + 1}: {args.eval_split} accuracy {accuracy(model, eval_images, eval_labels):.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch + 1}: {args.eval_split} accuracy {accuracy(model, eval_images, eval_labels):.4f} ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
     model.save_pretrained(args.output_dir)
     print(f"saved to {args.output_dir}; {args.eval_split} accuracy {accuracy(model, eval_images, eval_labels):.4%}")
     if args.push_to_hub:

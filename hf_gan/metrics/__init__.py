@@ -5,6 +5,7 @@ from .classifier import ImageClassifier, load_classifier, load_mnist_classifier
 from .evaluate import classify, evaluate_images, evaluate_pipeline, generate
 from .scores import class_histogram, frechet_distance, precision_recall
 
+
 __all__ = [
     "ImageClassifier",
     "class_histogram",

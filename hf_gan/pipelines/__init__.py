@@ -3,4 +3,5 @@ from .pipeline_conditional_gan import ConditionalGANPipeline
 from .pipeline_gan import GANPipeline
 from .pipeline_utils import HfGanPipeline
 
+
 __all__ = ["AutoencoderPipeline", "ConditionalGANPipeline", "GANPipeline", "HfGanPipeline"]

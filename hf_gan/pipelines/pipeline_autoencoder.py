@@ -13,6 +13,7 @@ import torch
 from ..models import ConvAutoencoder
 from .pipeline_utils import HfGanPipeline
 
+
 ImageInput = PIL.Image.Image | list[PIL.Image.Image] | np.ndarray | torch.Tensor
 
 
@@ -41,7 +42,9 @@ class AutoencoderPipeline(HfGanPipeline):
                 images = images[..., None]
             images = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3)
         if not isinstance(images, torch.Tensor):
-            raise TypeError(f"images must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}.")
+            raise TypeError(
+                f"images must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}."
+            )
         images = images.unsqueeze(0) if images.dim() == 3 else images
         if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
             raise ValueError(
@@ -52,7 +55,9 @@ class AutoencoderPipeline(HfGanPipeline):
         if images.dtype == torch.uint8:
             images = images.float() / 255
         elif not images.is_floating_point():
-            raise TypeError(f"images must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one.")
+            raise TypeError(
+                f"images must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one."
+            )
         elif images.numel() and (images.min() < 0 or images.max() > 1):
             raise ValueError(
                 f"float images must be in [0, 1], got values from {images.min().item():g} to {images.max().item():g}: "
@@ -98,10 +103,19 @@ class AutoencoderPipeline(HfGanPipeline):
         images = self.autoencoder.decode(self.autoencoder.noise_to_codes(latents))
         return self.postprocess(images, output_type, return_dict)
 
-    def interpolate(self, start, end, num_frames: int = 8, truncation: float = 1.0, output_type: str = "pil",
-                    return_dict: bool = True):
+    def interpolate(
+        self,
+        start,
+        end,
+        num_frames: int = 8,
+        truncation: float = 1.0,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
         """`num_frames` images along the spherical path from `start` to `end` in the whitened latent space, each
         a seed (the image `__call__` gives with `generator=torch.Generator().manual_seed(seed)`) or a latent
         vector, e.g. `encode(image)[0]` to morph between two real images."""
         latents, _ = self.interpolation_latents(start, end, num_frames, self.autoencoder)
-        return self(num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict)
+        return self(
+            num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict
+        )

@@ -32,7 +32,9 @@ class ConditionalGANPipeline(HfGanPipeline):
         # JSON turns the integer keys into strings; normalise both forms.
         id2label = {int(i): str(name) for i, name in (id2label or {i: str(i) for i in range(num_classes)}).items()}
         if sorted(id2label) != list(range(num_classes)):
-            raise ValueError(f"id2label must name each class id 0..{num_classes - 1} once, got ids {sorted(id2label)}.")
+            raise ValueError(
+                f"id2label must name each class id 0..{num_classes - 1} once, got ids {sorted(id2label)}."
+            )
         self.register_to_config(id2label=id2label)
         self.labels = {name: i for i, name in id2label.items()}
 
@@ -45,9 +47,15 @@ class ConditionalGANPipeline(HfGanPipeline):
         against this pipeline's classes."""
         names = list(self.labels)
         if labels is None:
-            raise ValueError(f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, e.g. class_labels=[0].")
+            raise ValueError(
+                f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, e.g. class_labels=[0]."
+            )
         if isinstance(labels, (torch.Tensor, np.ndarray)):
-            is_integer = not labels.is_floating_point() if isinstance(labels, torch.Tensor) else np.issubdtype(labels.dtype, np.integer)
+            is_integer = (
+                not labels.is_floating_point()
+                if isinstance(labels, torch.Tensor)
+                else np.issubdtype(labels.dtype, np.integer)
+            )
             if not is_integer or labels.ndim > 1:
                 raise TypeError(
                     f"class_labels as a {type(labels).__name__} must be 0-d or 1-d integers (class ids), got "
@@ -57,7 +65,9 @@ class ConditionalGANPipeline(HfGanPipeline):
         elif isinstance(labels, (int, str, float, np.generic)):
             labels = [labels]
         elif not isinstance(labels, (list, tuple)):
-            raise TypeError(f"class_labels must be a class id or name, or a list, tensor or array of them; got {labels!r}.")
+            raise TypeError(
+                f"class_labels must be a class id or name, or a list, tensor or array of them; got {labels!r}."
+            )
         if len(labels) == 0:
             raise ValueError("class_labels is empty: ask for at least one class.")
         ids = []
@@ -97,7 +107,11 @@ class ConditionalGANPipeline(HfGanPipeline):
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
         self.check_output_type(output_type)
-        if isinstance(num_images_per_label, bool) or not isinstance(num_images_per_label, int) or num_images_per_label < 1:
+        if (
+            isinstance(num_images_per_label, bool)
+            or not isinstance(num_images_per_label, int)
+            or num_images_per_label < 1
+        ):
             raise ValueError(f"num_images_per_label must be a positive integer, got {num_images_per_label!r}.")
         label_ids = torch.tensor(self.get_label_ids(class_labels)).repeat_interleave(num_images_per_label)
         latents = self.prepare_latents(len(label_ids), self.generator, generator, latents, truncation)
@@ -105,8 +119,16 @@ class ConditionalGANPipeline(HfGanPipeline):
         return self.postprocess(self.generator(latents, label_ids), output_type, return_dict)
 
     @torch.no_grad()
-    def interpolate(self, start, end, class_labels, num_frames: int = 8, truncation: float = 1.0,
-                    output_type: str = "pil", return_dict: bool = True):
+    def interpolate(
+        self,
+        start,
+        end,
+        class_labels,
+        num_frames: int = 8,
+        truncation: float = 1.0,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
         """`num_frames` images along the spherical path from `start` to `end`, each a seed or a latent vector.
 
         `class_labels` is one class, fixed along the path, or two: the label is then blended from the first to the
@@ -115,7 +137,9 @@ class ConditionalGANPipeline(HfGanPipeline):
         """
         label_ids = self.get_label_ids(class_labels)
         if len(label_ids) > 2:
-            raise ValueError(f"class_labels must be one class (fixed) or two (blended from the first to the second), got {len(label_ids)}.")
+            raise ValueError(
+                f"class_labels must be one class (fixed) or two (blended from the first to the second), got {len(label_ids)}."
+            )
         latents, weights = self.interpolation_latents(start, end, num_frames, self.generator)
         latents = self.prepare_latents(num_frames, self.generator, None, latents, truncation)
         one_hot = torch.nn.functional.one_hot(torch.tensor(label_ids), len(self.labels)).float()

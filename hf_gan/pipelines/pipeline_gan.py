@@ -50,12 +50,21 @@ class GANPipeline(HfGanPipeline):
         latents = self.prepare_latents(batch_size, self.generator, generator, latents, truncation)
         return self.postprocess(self.generator(latents), output_type, return_dict)
 
-    def interpolate(self, start, end, num_frames: int = 8, truncation: float = 1.0, output_type: str = "pil",
-                    return_dict: bool = True):
+    def interpolate(
+        self,
+        start,
+        end,
+        num_frames: int = 8,
+        truncation: float = 1.0,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
         """`num_frames` images along the spherical path from `start` to `end`, each a seed or a latent vector.
 
         The ends are the images `__call__` gives for those seeds (`generator=torch.Generator().manual_seed(seed)`)
         or latents. An InfoGAN code cannot be blended: it is the start's for the first half, then the end's.
         """
         latents, _ = self.interpolation_latents(start, end, num_frames, self.generator)
-        return self(num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict)
+        return self(
+            num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict
+        )

@@ -22,16 +22,27 @@ from diffusers import DiffusionPipeline, ImagePipelineOutput, ModelMixin
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 from huggingface_hub import HfApi, constants, snapshot_download
-from huggingface_hub.utils import (HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError,
-                                   validate_repo_id)
+from huggingface_hub.utils import (
+    HfHubHTTPError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    validate_repo_id,
+)
+
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 CODE_MODULE = "hf_gan_code"
 # hf_gan's source files joined, in this order, into the CODE_MODULE file a saved pipeline carries (paths relative to
 # the hf_gan package). One file, because diffusers downloads only the named module file of a component folder.
 CODE_SOURCES = (
-    "models/modeling_utils.py", "models/blocks.py", "models/dcgan.py", "models/autoencoder.py",
-    "pipelines/pipeline_utils.py", "pipelines/pipeline_gan.py", "pipelines/pipeline_conditional_gan.py",
+    "models/modeling_utils.py",
+    "models/blocks.py",
+    "models/dcgan.py",
+    "models/autoencoder.py",
+    "pipelines/pipeline_utils.py",
+    "pipelines/pipeline_gan.py",
+    "pipelines/pipeline_conditional_gan.py",
     "pipelines/pipeline_autoencoder.py",
 )
 CODE_HEADER = (
@@ -66,8 +77,9 @@ def hub_repo_info(repo_id: str, revision: str | None = None, token=None, repo_ty
     HF_HUB_ETAG_TIMEOUT seconds); errors the Hub answers with (no such repository or revision) propagate."""
     for attempt in range(2):
         try:
-            return HfApi().repo_info(repo_id, revision=revision, token=token, repo_type=repo_type,
-                                     timeout=constants.HF_HUB_ETAG_TIMEOUT)
+            return HfApi().repo_info(
+                repo_id, revision=revision, token=token, repo_type=repo_type, timeout=constants.HF_HUB_ETAG_TIMEOUT
+            )
         except HfHubHTTPError:
             raise
         except NETWORK_ERRORS:
@@ -98,17 +110,26 @@ def _pipeline_folder(name: str, options: dict) -> str:
     try:
         if not offline and hub_repo_info(name, options.get("revision"), options.get("token")) is None:
             offline = "unreachable"
-        return snapshot_download(name, allow_patterns=DOWNLOAD_PATTERNS, etag_timeout=constants.HF_HUB_ETAG_TIMEOUT,
-                                 **{**options, "local_files_only": bool(offline)})
+        return snapshot_download(
+            name,
+            allow_patterns=DOWNLOAD_PATTERNS,
+            etag_timeout=constants.HF_HUB_ETAG_TIMEOUT,
+            **{**options, "local_files_only": bool(offline)},
+        )
     except RepositoryNotFoundError as error:
-        raise OSError(f"{not_here}, and {constants.ENDPOINT} has no repository '{name}' (or it is private: "
-                      "pass token=).") from error
+        raise OSError(
+            f"{not_here}, and {constants.ENDPOINT} has no repository '{name}' (or it is private: pass token=)."
+        ) from error
     except LocalEntryNotFoundError as error:
-        why = (f"the Hub ({constants.ENDPOINT}) could not be reached" if offline == "unreachable"
-               else "local_files_only=True (or HF_HUB_OFFLINE=1) was asked for")
-        raise OSError(f"{not_here}: {why}, and no copy of it is cached. Check the network and HF_ENDPOINT, or load "
-                      "it once online; afterwards local_files_only=True (or HF_HUB_OFFLINE=1) loads the cached copy."
-                      ) from error
+        why = (
+            f"the Hub ({constants.ENDPOINT}) could not be reached"
+            if offline == "unreachable"
+            else "local_files_only=True (or HF_HUB_OFFLINE=1) was asked for"
+        )
+        raise OSError(
+            f"{not_here}: {why}, and no copy of it is cached. Check the network and HF_ENDPOINT, or load "
+            "it once online; afterwards local_files_only=True (or HF_HUB_OFFLINE=1) loads the cached copy."
+        ) from error
 
 
 def _read_json(path: str) -> dict:
@@ -116,7 +137,9 @@ def _read_json(path: str) -> dict:
         with open(path, encoding="utf-8") as file:
             return json.load(file)
     except FileNotFoundError:
-        raise OSError(f"'{os.path.dirname(path)}' is a folder without model_index.json: not a saved pipeline.") from None
+        raise OSError(
+            f"'{os.path.dirname(path)}' is a folder without model_index.json: not a saved pipeline."
+        ) from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}): the repository is broken.") from error
 
@@ -126,13 +149,19 @@ def check_generator(generator) -> None:
     generators = generator if isinstance(generator, list) else [generator]
     for item in generators:
         if item is not None and not isinstance(item, torch.Generator):
-            example = f"torch.Generator().manual_seed({item})" if isinstance(item, (int, np.integer)) else "torch.Generator().manual_seed(0)"
+            example = (
+                f"torch.Generator().manual_seed({item})"
+                if isinstance(item, (int, np.integer))
+                else "torch.Generator().manual_seed(0)"
+            )
             raise TypeError(f"generator must be a torch.Generator or a list of them, got {item!r}: pass {example}.")
 
 
 def check_truncation(truncation) -> None:
     if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0.0 <= truncation <= 1.0:
-        raise ValueError(f"truncation must be a number in [0, 1] (1.0: no truncation, 0: the mean latent), got {truncation!r}.")
+        raise ValueError(
+            f"truncation must be a number in [0, 1] (1.0: no truncation, 0: the mean latent), got {truncation!r}."
+        )
 
 
 def slerp(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -174,8 +203,10 @@ class HfGanPipeline(DiffusionPipeline):
         expected = self.component_types()
         for name, module in modules.items():
             if module is not None and name in expected and not isinstance(module, expected[name]):
-                raise TypeError(f"{type(self).__name__}'s {name} must be a {expected[name].__name__}, got "
-                                f"{type(module).__module__}.{type(module).__name__}.")
+                raise TypeError(
+                    f"{type(self).__name__}'s {name} must be a {expected[name].__name__}, got "
+                    f"{type(module).__module__}.{type(module).__name__}."
+                )
         super().register_modules(**modules)
 
     @classmethod
@@ -202,17 +233,23 @@ class HfGanPipeline(DiffusionPipeline):
         if isinstance(pipeline_name, list) and len(pipeline_name) == 2 and pipeline_name[0] == CODE_MODULE:
             pipeline_name = pipeline_name[1]
         if pipeline_name not in pipelines:
-            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))}).")
+            raise ValueError(
+                f"'{name}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))})."
+            )
         pipeline_class = pipelines[pipeline_name]
         if cls is not HfGanPipeline and pipeline_class is not cls:
-            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not a {cls.__name__}: load it with that class "
-                             f"(hf_gan.{pipeline_name}.from_pretrained) or with hf_gan.HfGanPipeline.from_pretrained.")
+            raise ValueError(
+                f"'{name}' holds a {pipeline_name!r}, not a {cls.__name__}: load it with that class "
+                f"(hf_gan.{pipeline_name}.from_pretrained) or with hf_gan.HfGanPipeline.from_pretrained."
+            )
 
         component_types = pipeline_class.component_types()
         unknown = set(kwargs) - set(component_types)
         if unknown:
-            raise TypeError(f"{pipeline_name}.from_pretrained got unexpected arguments {sorted(unknown)}: it takes "
-                            f"{', '.join(DOWNLOAD_OPTIONS)}, dtype and the components {sorted(component_types)}.")
+            raise TypeError(
+                f"{pipeline_name}.from_pretrained got unexpected arguments {sorted(unknown)}: it takes "
+                f"{', '.join(DOWNLOAD_OPTIONS)}, dtype and the components {sorted(component_types)}."
+            )
         components = {}
         for component, model_class in component_types.items():
             entry = model_index.get(component)
@@ -230,7 +267,9 @@ class HfGanPipeline(DiffusionPipeline):
             else:
                 components[component] = model_class.from_pretrained(folder, subfolder=component)
 
-        config = {key: value for key, value in model_index.items() if not key.startswith("_") and key not in component_types}
+        config = {
+            key: value for key, value in model_index.items() if not key.startswith("_") and key not in component_types
+        }
         pipe = pipeline_class(**components, **config)
         pipe.register_to_config(_name_or_path=name)
         return pipe.to(dtype=dtype) if dtype is not None else pipe
@@ -241,7 +280,9 @@ class HfGanPipeline(DiffusionPipeline):
         (default: the folder's name)."""
         if not safe_serialization:
             raise ValueError("hf_gan saves safetensors only: drop safe_serialization=False.")
-        hub_kwargs = {key: kwargs.pop(key) for key in ("repo_id", "token", "private", "commit_message") if key in kwargs}
+        hub_kwargs = {
+            key: kwargs.pop(key) for key in ("repo_id", "token", "private", "commit_message") if key in kwargs
+        }
         super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
         index_path = os.path.join(save_directory, "model_index.json")
         model_index = _read_json(index_path)
@@ -261,7 +302,9 @@ class HfGanPipeline(DiffusionPipeline):
         if push_to_hub:
             repo_id = hub_kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
             private = hub_kwargs.pop("private", False)
-            repo_id = HfApi().create_repo(repo_id, exist_ok=True, private=private, token=hub_kwargs.get("token")).repo_id
+            repo_id = (
+                HfApi().create_repo(repo_id, exist_ok=True, private=private, token=hub_kwargs.get("token")).repo_id
+            )
             HfApi().upload_folder(repo_id=repo_id, folder_path=save_directory, **hub_kwargs)
 
     def check_output_type(self, output_type: str) -> None:
@@ -325,10 +368,14 @@ class HfGanPipeline(DiffusionPipeline):
         latent_dim = model.config.latent_dim
         if isinstance(point, (int, np.integer)) and not isinstance(point, bool):
             generator = torch.Generator().manual_seed(int(point))
-            return randn_tensor((1, latent_dim), generator=generator, device=torch.device("cpu"), dtype=torch.float32)[0]
+            return randn_tensor((1, latent_dim), generator=generator, device=torch.device("cpu"), dtype=torch.float32)[
+                0
+            ]
         if isinstance(point, torch.Tensor) and point.is_floating_point() and point.numel() == latent_dim:
             return point.detach().reshape(latent_dim).float().cpu()
-        raise TypeError(f"{name} must be a seed (an integer) or a float tensor of {latent_dim} latents, got {point!r}.")
+        raise TypeError(
+            f"{name} must be a seed (an integer) or a float tensor of {latent_dim} latents, got {point!r}."
+        )
 
     def postprocess(self, images: torch.Tensor, output_type: str, return_dict: bool):
         """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in [0, 1]."""

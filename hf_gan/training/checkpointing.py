@@ -34,6 +34,7 @@ from filelock import FileLock, Timeout
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
@@ -89,8 +90,9 @@ def read_manifest(checkpoint: str, verify: bool = True) -> dict:
     except (ValueError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{checkpoint} is damaged: {MANIFEST} is not valid JSON ({error}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{checkpoint} is not an hf_gan checkpoint ({MANIFEST} lacks format "
-                              f"{CHECKPOINT_FORMAT}).")
+        raise CheckpointError(
+            f"{checkpoint} is not an hf_gan checkpoint ({MANIFEST} lacks format {CHECKPOINT_FORMAT})."
+        )
     missing = {"run_id", "step", "files"} - set(manifest)
     if missing:
         raise CheckpointError(f"{checkpoint} is damaged: {MANIFEST} lacks {sorted(missing)}.")
@@ -127,14 +129,16 @@ def find_latest_checkpoint(output_dir: str, run_id: str | None = None) -> str | 
         if manifest["step"] != step:
             logger.warning(f"Skipping {path}: its {MANIFEST} says step {manifest['step']} (the folder was renamed).")
         elif run_id is not None and manifest["run_id"] != run_id:
-            logger.warning(f"Skipping {path}: it belongs to run {manifest['run_id']}, not to this folder's run "
-                           f"{run_id}.")
+            logger.warning(
+                f"Skipping {path}: it belongs to run {manifest['run_id']}, not to this folder's run {run_id}."
+            )
         else:
             return path
     return None
 
 
 # -- saving and loading -------------------------------------------------------------------------------------------
+
 
 def _rng_state(generators: dict) -> dict:
     """This process's random number generators as JSON: Python's, NumPy's, torch's (CPU and every CUDA device) and
@@ -201,8 +205,17 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
-def save_checkpoint(output_dir: str, run_id: str, step: int, models: dict, optimizers: dict, accelerator,
-                    state: dict | None = None, generators: dict | None = None, total_limit: int | None = None) -> str:
+def save_checkpoint(
+    output_dir: str,
+    run_id: str,
+    step: int,
+    models: dict,
+    optimizers: dict,
+    accelerator,
+    state: dict | None = None,
+    generators: dict | None = None,
+    total_limit: int | None = None,
+) -> str:
     """Writes `output_dir/checkpoint-<step>` on every process (each writes its own random generators, the main
     process the rest) and returns its path.
 
@@ -220,8 +233,10 @@ def save_checkpoint(output_dir: str, run_id: str, step: int, models: dict, optim
     if accelerator.is_main_process:
         for name, model in models.items():
             weights = accelerator.unwrap_model(model).state_dict()
-            save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()},
-                      os.path.join(staging, f"{name}.safetensors"))
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in weights.items()},
+                os.path.join(staging, f"{name}.safetensors"),
+            )
         for name, optimizer in optimizers.items():
             tensors, structure = _split_optimizer_state(optimizer.state_dict())
             save_file(tensors, os.path.join(staging, f"optimizer-{name}.safetensors"))
@@ -236,8 +251,13 @@ def save_checkpoint(output_dir: str, run_id: str, step: int, models: dict, optim
             with open(path, "rb") as file:
                 files[name] = _sha256(file.read())
             _fsync(path)
-        manifest = {"format": CHECKPOINT_FORMAT, "run_id": run_id, "step": step,
-                    "num_processes": accelerator.num_processes, "files": files}
+        manifest = {
+            "format": CHECKPOINT_FORMAT,
+            "run_id": run_id,
+            "step": step,
+            "num_processes": accelerator.num_processes,
+            "files": files,
+        }
         _write_json(os.path.join(staging, MANIFEST), manifest)
         _fsync(os.path.join(staging, MANIFEST))
         if os.path.isdir(final):  # only this run's own checkpoint of the same step can be here (see RunFolder)
@@ -259,8 +279,9 @@ def _run_of(checkpoint: str) -> str | None:
         return None
 
 
-def load_checkpoint(checkpoint: str, models: dict, optimizers: dict, accelerator,
-                    generators: dict | None = None) -> dict:
+def load_checkpoint(
+    checkpoint: str, models: dict, optimizers: dict, accelerator, generators: dict | None = None
+) -> dict:
     """Restores what `save_checkpoint` wrote into `models`, `optimizers`, this process's random generators (and
     `generators`) and accelerate's gradient scaler; returns the loop's `state`. Every file is checked against the
     manifest as it is read, and only safetensors and JSON are read."""
@@ -272,16 +293,20 @@ def load_checkpoint(checkpoint: str, models: dict, optimizers: dict, accelerator
         tensors = load_safetensors(_read_verified(checkpoint, manifest, f"optimizer-{name}.safetensors"))
         structure = json.loads(_read_verified(checkpoint, manifest, f"optimizer-{name}.json"))
         if len(structure["param_groups"]) != len(optimizer.param_groups):
-            raise CheckpointError(f"The {name} optimizer in {checkpoint} has {len(structure['param_groups'])} "
-                                  f"parameter groups; this run's has {len(optimizer.param_groups)}.")
+            raise CheckpointError(
+                f"The {name} optimizer in {checkpoint} has {len(structure['param_groups'])} "
+                f"parameter groups; this run's has {len(optimizer.param_groups)}."
+            )
         try:
             optimizer.load_state_dict(_join_optimizer_state(tensors, structure, optimizer))
         except ValueError as error:
             raise CheckpointError(f"The {name} optimizer in {checkpoint} does not fit this run's: {error}") from None
     rng_file = f"rng-{accelerator.process_index}.json"
     if rng_file not in manifest["files"]:  # more processes than wrote it: the loop's generators are global streams
-        logger.warning(f"{checkpoint} was written by {manifest['num_processes']} process(es): process "
-                       f"{accelerator.process_index} takes the random state of process 0.")
+        logger.warning(
+            f"{checkpoint} was written by {manifest['num_processes']} process(es): process "
+            f"{accelerator.process_index} takes the random state of process 0."
+        )
         rng_file = "rng-0.json"
     _set_rng_state(json.loads(_read_verified(checkpoint, manifest, rng_file)), generators or {})
     saved = json.loads(_read_verified(checkpoint, manifest, "state.json"))
@@ -296,8 +321,11 @@ def _load_weights(model: torch.nn.Module, tensors: dict, what: str) -> None:
     expected = model.state_dict()
     problems = [f"{key} is missing" for key in expected if key not in tensors]
     problems += [f"{key} is not in this model" for key in tensors if key not in expected]
-    problems += [f"{key} is {tuple(tensors[key].shape)}, here {tuple(value.shape)}"
-                 for key, value in expected.items() if key in tensors and tensors[key].shape != value.shape]
+    problems += [
+        f"{key} is {tuple(tensors[key].shape)}, here {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in tensors and tensors[key].shape != value.shape
+    ]
     if problems:
         raise CheckpointError(
             f"{what} does not fit the model built from these arguments ({'; '.join(problems[:3])}"
@@ -308,6 +336,7 @@ def _load_weights(model: torch.nn.Module, tensors: dict, what: str) -> None:
 
 
 # -- the output folder --------------------------------------------------------------------------------------------
+
 
 class RunFolder:
     """The output folder of one run, held from start to end (use as a context manager, or call `close`).
@@ -323,8 +352,9 @@ class RunFolder:
     Every process then knows `run_id` and `checkpoint` (the checkpoint to resume from, or None).
     """
 
-    def __init__(self, output_dir: str, run_config: dict, accelerator, overwrite: bool = False,
-                 resume: str | None = None):
+    def __init__(
+        self, output_dir: str, run_config: dict, accelerator, overwrite: bool = False, resume: str | None = None
+    ):
         self.output_dir = output_dir
         self._lock = None
         decision = [None, None]
@@ -346,12 +376,14 @@ class RunFolder:
         if resume == "latest":
             checkpoint = find_latest_checkpoint(self.output_dir, owner and owner["run_id"])
             if checkpoint is None:
-                logger.warning(f"No complete checkpoint of this folder's run in {self.output_dir}: starting a new "
-                               "run.")
+                logger.warning(
+                    f"No complete checkpoint of this folder's run in {self.output_dir}: starting a new run."
+                )
         elif resume:
             if not os.path.isdir(resume):
-                raise FileNotFoundError(f"--resume_from_checkpoint {resume} does not exist: pass a checkpoint folder "
-                                        "or 'latest'.")
+                raise FileNotFoundError(
+                    f"--resume_from_checkpoint {resume} does not exist: pass a checkpoint folder or 'latest'."
+                )
             checkpoint = resume
         if checkpoint is None:
             return self._start_new_run(run_config, overwrite, resume)
@@ -368,8 +400,9 @@ class RunFolder:
                 )
             self._move_aside(self._entries(), "--overwrite_output_dir")
         run_id = uuid.uuid4().hex
-        _write_json(os.path.join(self.output_dir, RUN_FILE),
-                    {"run_id": run_id, "started": _now(), "config": run_config})
+        _write_json(
+            os.path.join(self.output_dir, RUN_FILE), {"run_id": run_id, "started": _now(), "config": run_config}
+        )
         return [run_id, None]
 
     def _continue_run(self, checkpoint: str, owner: dict | None, run_config: dict, overwrite: bool) -> list:
@@ -402,8 +435,10 @@ class RunFolder:
             if changed:
                 logger.warning(f"Resuming run {run_id} with changed arguments (was, now): {changed}")
         else:
-            _write_json(os.path.join(self.output_dir, RUN_FILE),
-                        {"run_id": run_id, "started": _now(), "config": run_config, "resumed_from": checkpoint})
+            _write_json(
+                os.path.join(self.output_dir, RUN_FILE),
+                {"run_id": run_id, "started": _now(), "config": run_config, "resumed_from": checkpoint},
+            )
         logger.info(f"Resuming run {run_id} from {checkpoint} (step {step})")
         return [run_id, checkpoint]
 

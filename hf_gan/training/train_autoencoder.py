@@ -62,8 +62,12 @@ def make_pipeline(accelerator, model, data):
     """The pipeline of a copy of the model, with its sampling prior fitted to the codes of (up to 20k) training
     images."""
     autoencoder = copy.deepcopy(accelerator.unwrap_model(model)).eval()
-    codes = torch.cat([autoencoder.encode(to_model_range(data.images[i : i + 1000], accelerator.device))
-                       for i in range(0, min(len(data), 20_000), 1000)])
+    codes = torch.cat(
+        [
+            autoencoder.encode(to_model_range(data.images[i : i + 1000], accelerator.device))
+            for i in range(0, min(len(data), 20_000), 1000)
+        ]
+    )
     autoencoder.fit_latent_prior(codes)
     return AutoencoderPipeline(autoencoder)
 
@@ -78,7 +82,9 @@ def main(argv=None):
 def train(args, accelerator, run):
     data, batcher = load_training_data(args, accelerator, require_labels=False)
     _, channels, resolution, _ = data.images.shape
-    model = ConvAutoencoder(latent_dim=args.latent_dim, sample_size=resolution, channels=channels, base_channels=args.base_channels)
+    model = ConvAutoencoder(
+        latent_dim=args.latent_dim, sample_size=resolution, channels=channels, base_channels=args.base_channels
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
 
@@ -99,15 +105,17 @@ def train(args, accelerator, run):
         accelerator.backward(loss)
         optimizer.step()
         state.step += 1
-        after_step(args, accelerator, run, state, progress, lambda: {"loss_reconstruction": loss.item()},
-                   save_grid, pipeline)
+        after_step(
+            args, accelerator, run, state, progress, lambda: {"loss_reconstruction": loss.item()}, save_grid, pipeline
+        )
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         final = pipeline()
         sample_grid(args, accelerator, final.autoencoder, grid_images, state.step)
-        finish_run(args, final, kind="autoencoder",
-                   final_stats={**state.stats, "train_minutes": state.train_seconds / 60})
+        finish_run(
+            args, final, kind="autoencoder", final_stats={**state.stats, "train_minutes": state.train_seconds / 60}
+        )
     accelerator.end_training()
 
 

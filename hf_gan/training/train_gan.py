@@ -37,6 +37,7 @@ from .utils import (
     update_ema,
 )
 
+
 logger = get_logger(__name__)
 
 
@@ -49,28 +50,55 @@ def parse_args():
     model.add_argument("--latent_dim", type=int, default=64)
     model.add_argument("--generator_channels", type=int, default=32, help="G width at full resolution")
     model.add_argument("--discriminator_channels", type=int, default=32, help="D width at full resolution")
-    model.add_argument("--conditioning", choices=["projection", "concat"], default="projection",
-                       help="how D sees the label: projection (default) or the one-hot channels of Mirza & Osindero")
-    model.add_argument("--class_conditional_norm", action="store_true",
-                       help="G's BatchNorms take their scale and shift from the label (cGAN) or the categorical code")
-    model.add_argument("--discriminator_extra_layers", type=int, default=0,
-                       help="3x3 convolutions added to D at its lowest resolution (deeper D, see ConvEncoder)")
+    model.add_argument(
+        "--conditioning",
+        choices=["projection", "concat"],
+        default="projection",
+        help="how D sees the label: projection (default) or the one-hot channels of Mirza & Osindero",
+    )
+    model.add_argument(
+        "--class_conditional_norm",
+        action="store_true",
+        help="G's BatchNorms take their scale and shift from the label (cGAN) or the categorical code",
+    )
+    model.add_argument(
+        "--discriminator_extra_layers",
+        type=int,
+        default=0,
+        help="3x3 convolutions added to D at its lowest resolution (deeper D, see ConvEncoder)",
+    )
     model.add_argument("--discriminator_norm", choices=["spectral", "batch", "none"], default="spectral")
-    model.add_argument("--class_loss_weight", type=float, default=0.0,
-                       help="AC-GAN: D also classifies real images and G is trained to make its fakes classified as "
-                       "the label asked for, with this weight (0: off)")
-    model.add_argument("--categorical_code", type=int, default=0,
-                       help="unconditional GAN: InfoGAN's categorical latent code with this many values, which D's "
-                       "auxiliary head learns to recover from G's images (0: off; the MNIST preset uses 20)")
-    model.add_argument("--code_loss_weight", type=float, default=1.0,
-                       help="InfoGAN: weight of the code-recovery (mutual information) loss, for G and D")
+    model.add_argument(
+        "--class_loss_weight",
+        type=float,
+        default=0.0,
+        help="AC-GAN: D also classifies real images and G is trained to make its fakes classified as "
+        "the label asked for, with this weight (0: off)",
+    )
+    model.add_argument(
+        "--categorical_code",
+        type=int,
+        default=0,
+        help="unconditional GAN: InfoGAN's categorical latent code with this many values, which D's "
+        "auxiliary head learns to recover from G's images (0: off; the MNIST preset uses 20)",
+    )
+    model.add_argument(
+        "--code_loss_weight",
+        type=float,
+        default=1.0,
+        help="InfoGAN: weight of the code-recovery (mutual information) loss, for G and D",
+    )
     train = parser.add_argument_group("objective and optimisation")
     train.add_argument("--objective", choices=OBJECTIVES, default="hinge")
     train.add_argument("--d_steps", type=int, default=1, help="discriminator steps per generator step (k)")
     train.add_argument("--generator_lr", type=float, default=2e-4)
     train.add_argument("--discriminator_lr", type=float, default=2e-4)
-    train.add_argument("--lr_decay_steps", type=int, default=0,
-                       help="the learning rates fall linearly to 0 over this many last steps (0: constant)")
+    train.add_argument(
+        "--lr_decay_steps",
+        type=int,
+        default=0,
+        help="the learning rates fall linearly to 0 over this many last steps (0: constant)",
+    )
     train.add_argument("--adam_beta1", type=float, default=0.0)
     train.add_argument("--adam_beta2", type=float, default=0.99)
     train.add_argument("--r1_gamma", type=float, default=0.0, help="weight of the R1 penalty on real data (0: off)")
@@ -90,15 +118,24 @@ def build_models(args, num_classes, channels, resolution):
     """G and D: new ones, or those of --pretrained_model_name_or_path to fine-tune."""
     if not args.pretrained_model_name_or_path:
         generator = DCGANGenerator(
-            latent_dim=args.latent_dim, sample_size=resolution, out_channels=channels,
-            base_channels=args.generator_channels, num_classes=num_classes,
-            class_conditional_norm=(num_classes is not None or args.categorical_code > 0) and args.class_conditional_norm,
+            latent_dim=args.latent_dim,
+            sample_size=resolution,
+            out_channels=channels,
+            base_channels=args.generator_channels,
+            num_classes=num_classes,
+            class_conditional_norm=(num_classes is not None or args.categorical_code > 0)
+            and args.class_conditional_norm,
             categorical_code=args.categorical_code,
         )
         discriminator = DCGANDiscriminator(
-            sample_size=resolution, in_channels=channels, base_channels=args.discriminator_channels,
-            num_classes=num_classes, conditioning=args.conditioning, norm=args.discriminator_norm,
-            auxiliary_classifier=args.class_loss_weight > 0, extra_layers=args.discriminator_extra_layers,
+            sample_size=resolution,
+            in_channels=channels,
+            base_channels=args.discriminator_channels,
+            num_classes=num_classes,
+            conditioning=args.conditioning,
+            norm=args.discriminator_norm,
+            auxiliary_classifier=args.class_loss_weight > 0,
+            extra_layers=args.discriminator_extra_layers,
             categorical_code=args.categorical_code,
         )
         return generator, discriminator
@@ -106,7 +143,9 @@ def build_models(args, num_classes, channels, resolution):
     pretrained = pipeline_class.from_pretrained(args.pretrained_model_name_or_path)
     generator, discriminator = pretrained.generator, pretrained.discriminator
     if discriminator is None:
-        raise ValueError(f"{args.pretrained_model_name_or_path} has no discriminator to fine-tune; train from scratch.")
+        raise ValueError(
+            f"{args.pretrained_model_name_or_path} has no discriminator to fine-tune; train from scratch."
+        )
     config = generator.config
     if (config.sample_size, config.out_channels, config.num_classes) != (resolution, channels, num_classes):
         raise ValueError(
@@ -211,9 +250,13 @@ def generator_step(args, accelerator, generator, discriminator_module, optimizer
     config = discriminator_module.config
     discriminator_module.requires_grad_(False)
     with accelerator.autocast():
-        fake_logits, aux_logits = discriminate(discriminator_module, generator(noise, labels), labels,
-                                               class_logits=config.auxiliary_classifier,
-                                               code_logits=config.categorical_code > 0)
+        fake_logits, aux_logits = discriminate(
+            discriminator_module,
+            generator(noise, labels),
+            labels,
+            class_logits=config.auxiliary_classifier,
+            code_logits=config.categorical_code > 0,
+        )
         loss = generator_loss(args.objective, fake_logits.float())
         if config.auxiliary_classifier:
             loss = loss + args.class_loss_weight * F.cross_entropy(aux_logits.float(), labels)
@@ -230,7 +273,8 @@ def step_stats(loss_d, loss_g, real_logits, fake_logits) -> dict:
     """The losses, and D(x) and D(G(z)), which both tend to 1/2 at the equilibrium of the minimax game. A host
     sync: only on logging steps."""
     return {
-        "loss_d": loss_d.item(), "loss_g": loss_g.item(),
+        "loss_d": loss_d.item(),
+        "loss_g": loss_g.item(),
         "d_real": torch.sigmoid(real_logits.detach().float()).mean().item(),
         "d_fake": torch.sigmoid(fake_logits.detach().float()).mean().item(),
     }
@@ -259,7 +303,9 @@ def train(args, accelerator, run):
     betas = (args.adam_beta1, args.adam_beta2)
     optimizer_g = torch.optim.Adam(generator.parameters(), lr=args.generator_lr, betas=betas)
     optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=args.discriminator_lr, betas=betas)
-    generator, discriminator, optimizer_g, optimizer_d = accelerator.prepare(generator, discriminator, optimizer_g, optimizer_d)
+    generator, discriminator, optimizer_g, optimizer_d = accelerator.prepare(
+        generator, discriminator, optimizer_g, optimizer_d
+    )
     discriminator_module = accelerator.unwrap_model(discriminator)
     if args.compile:  # the generator step's D, outside DDP (accelerate compiled the prepared models)
         discriminator_module = torch.compile(discriminator_module)
@@ -272,10 +318,14 @@ def train(args, accelerator, run):
     init_trackers(args, accelerator)
     grid = grid_latents(args, latent_dim, len(label_names) if conditional else None, code_size)
     save_grid = functools.partial(sample_grid, args, accelerator, ema_generator, *grid)
-    pipeline = functools.partial(make_pipeline, args, accelerator, generator, discriminator, ema_generator, label_names)
+    pipeline = functools.partial(
+        make_pipeline, args, accelerator, generator, discriminator, ema_generator, label_names
+    )
 
-    logger.info(f"{len(data)} images {channels}x{resolution}x{resolution}, batch {args.train_batch_size} on "
-                f"{accelerator.num_processes} process(es), {args.max_train_steps} steps, starting at {state.step}")
+    logger.info(
+        f"{len(data)} images {channels}x{resolution}x{resolution}, batch {args.train_batch_size} on "
+        f"{accelerator.num_processes} process(es), {args.max_train_steps} steps, starting at {state.step}"
+    )
     progress = progress_bar(args, accelerator, state)
     for _ in progress:
         if args.lr_decay_steps:
@@ -284,20 +334,35 @@ def train(args, accelerator, run):
             real, labels = next_real_batch(data, batcher, state, accelerator.device, conditional)
             noise = next_noise(args, state, batcher, accelerator, latent_dim)
             loss_d, real_logits, fake_logits = discriminator_step(
-                args, accelerator, generator, discriminator, optimizer_d, real, labels, noise, split_code)
+                args, accelerator, generator, discriminator, optimizer_d, real, labels, noise, split_code
+            )
         noise = next_noise(args, state, batcher, accelerator, latent_dim)
-        loss_g = generator_step(args, accelerator, generator, discriminator_module, optimizer_g, labels, noise, split_code)
+        loss_g = generator_step(
+            args, accelerator, generator, discriminator_module, optimizer_g, labels, noise, split_code
+        )
         ema_decay = 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step))
         update_ema(ema_generator, accelerator.unwrap_model(generator), ema_decay)
         state.step += 1
-        after_step(args, accelerator, run, state, progress,
-                   lambda: step_stats(loss_d, loss_g, real_logits, fake_logits), save_grid, pipeline)
+        after_step(
+            args,
+            accelerator,
+            run,
+            state,
+            progress,
+            lambda: step_stats(loss_d, loss_g, real_logits, fake_logits),
+            save_grid,
+            pipeline,
+        )
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         save_grid(state.step)
-        finish_run(args, pipeline(), kind="infogan" if code_size else args.model,
-                   final_stats={**state.stats, "train_minutes": state.train_seconds / 60})
+        finish_run(
+            args,
+            pipeline(),
+            kind="infogan" if code_size else args.model,
+            final_stats={**state.stats, "train_minutes": state.train_seconds / 60},
+        )
     accelerator.end_training()
 
 

@@ -24,6 +24,7 @@ from ..model_card import write_model_card
 from ..visuals import interpolation_frames, interpolation_strip, pipeline_grid, save_images
 from .checkpointing import RunFolder, find_latest_checkpoint, load_checkpoint, save_checkpoint
 
+
 logger = get_logger(__name__)
 # Never written to disk, logs, trackers or the model card.
 SECRET_ARGUMENTS = ("hub_token",)
@@ -33,6 +34,7 @@ PRESETS = importlib.resources.files("hf_gan.training") / "configs"
 
 
 # -- presets and arguments ------------------------------------------------------------------------------------------
+
 
 def preset_names() -> list[str]:
     return sorted(entry.name.removesuffix(".yaml") for entry in PRESETS.iterdir() if entry.name.endswith(".yaml"))
@@ -45,8 +47,10 @@ def read_preset(name_or_path: str) -> dict:
             return yaml.safe_load(file) or {}
     if name_or_path in preset_names():
         return yaml.safe_load((PRESETS / f"{name_or_path}.yaml").read_text(encoding="utf-8")) or {}
-    raise FileNotFoundError(f"--config {name_or_path}: no such file, and not one of the shipped presets "
-                            f"{preset_names()}. Pass a preset name or the path of a YAML file.")
+    raise FileNotFoundError(
+        f"--config {name_or_path}: no such file, and not one of the shipped presets "
+        f"{preset_names()}. Pass a preset name or the path of a YAML file."
+    )
 
 
 def parse_args_with_config(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
@@ -68,39 +72,58 @@ def parse_args_with_config(parser: argparse.ArgumentParser, argv=None) -> argpar
 
 
 def add_common_arguments(parser, default_output_dir):
-    parser.add_argument("--config", help=f"a shipped preset ({', '.join(preset_names())}) or a YAML file; "
-                        "command-line flags override it")
+    parser.add_argument(
+        "--config",
+        help=f"a shipped preset ({', '.join(preset_names())}) or a YAML file; command-line flags override it",
+    )
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset_name", required=False, help="Hub dataset id, image folder, parquet/arrow file, "
-                      "save_to_disk folder, or folder of MNIST idx files (relative to the working directory)")
+    data.add_argument(
+        "--dataset_name",
+        required=False,
+        help="Hub dataset id, image folder, parquet/arrow file, "
+        "save_to_disk folder, or folder of MNIST idx files (relative to the working directory)",
+    )
     data.add_argument("--dataset_split", default="train")
     data.add_argument("--image_column", help="default: the Image column, or one named image/img")
     data.add_argument("--label_column", help="default: the ClassLabel column, or one named label/labels")
-    data.add_argument("--num_classes", type=int,
-                      help="number of classes: needed for integer labels without names that are not exactly 0..K-1, "
-                      "and checked against the dataset's class names")
+    data.add_argument(
+        "--num_classes",
+        type=int,
+        help="number of classes: needed for integer labels without names that are not exactly 0..K-1, "
+        "and checked against the dataset's class names",
+    )
     data.add_argument("--resolution", type=int, help="resize (short side) and centre-crop to this size")
     data.add_argument("--num_channels", type=int, choices=[1, 3], help="default: 1 for grayscale datasets, else 3")
     data.add_argument("--max_train_samples", type=int)
     data.add_argument("--cache_dir")
-    data.add_argument("--hub_dataset_id", help="the dataset's Hub id, for the model card's metadata (default: "
-                      "--dataset_name when it is one)")
+    data.add_argument(
+        "--hub_dataset_id",
+        help="the dataset's Hub id, for the model card's metadata (default: --dataset_name when it is one)",
+    )
     run = parser.add_argument_group("run")
     run.add_argument("--output_dir", default=default_output_dir)
-    run.add_argument("--overwrite_output_dir", action="store_true",
-                     help="train into a folder that holds another run, after moving its contents into a "
-                     "previous-<time> folder inside it")
+    run.add_argument(
+        "--overwrite_output_dir",
+        action="store_true",
+        help="train into a folder that holds another run, after moving its contents into a "
+        "previous-<time> folder inside it",
+    )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--train_batch_size", type=int, default=128, help="global batch, split across processes")
     run.add_argument("--max_train_steps", type=int, default=2000)
     run.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="no")
     run.add_argument("--compile", action="store_true", help="torch.compile the networks (inductor)")
-    run.add_argument("--num_threads", type=int, help="torch CPU threads per process (default: the available cores "
-                     "divided by the processes on this machine)")
+    run.add_argument(
+        "--num_threads",
+        type=int,
+        help="torch CPU threads per process (default: the available cores divided by the processes on this machine)",
+    )
     run.add_argument("--checkpointing_steps", type=int, default=500)
     run.add_argument("--checkpoints_total_limit", type=int, default=2)
-    run.add_argument("--resume_from_checkpoint", help="'latest' (the newest intact checkpoint of --output_dir's run) "
-                     "or a checkpoint folder")
+    run.add_argument(
+        "--resume_from_checkpoint",
+        help="'latest' (the newest intact checkpoint of --output_dir's run) or a checkpoint folder",
+    )
     run.add_argument("--save_every", type=int, default=0, help="also save the pipeline every N steps (0: at the end)")
     run.add_argument("--sample_every", type=int, default=500, help="save and log a sample grid every N steps")
     run.add_argument("--logging_steps", type=int, default=20)
@@ -120,9 +143,11 @@ def prepare_run(parser, argv=None):
         parser.error("--dataset_name is required (or a --config preset that sets it).")
     looks_like_path = args.dataset_name.startswith((".", "/", "~")) or args.dataset_name.count("/") > 1
     if looks_like_path and not os.path.exists(os.path.expanduser(args.dataset_name)):
-        raise DatasetError(f"--dataset_name {args.dataset_name} does not exist (relative paths start from the "
-                           f"working directory, {os.getcwd()}): pass --dataset_name with a local folder or file, "
-                           "or a Hub dataset id such as ylecun/mnist.")
+        raise DatasetError(
+            f"--dataset_name {args.dataset_name} does not exist (relative paths start from the "
+            f"working directory, {os.getcwd()}): pass --dataset_name with a local folder or file, "
+            "or a Hub dataset id such as ylecun/mnist."
+        )
     if args.push_to_hub and not args.hub_model_id:
         parser.error("--push_to_hub needs --hub_model_id org/name.")
     if args.mixed_precision == "fp16" and not torch.cuda.is_available():
@@ -145,7 +170,8 @@ def set_cpu_threads(num_threads: int | None) -> None:
         if int(os.environ.get("LOCAL_RANK", 0)) == 0:
             logging.getLogger(__name__).warning(
                 f"torch CPU threads per process: {num_threads} ({cores} cores, {local_processes} process(es) on this "
-                "machine); --num_threads sets another count")
+                "machine); --num_threads sets another count"
+            )
     torch.set_num_threads(num_threads)
 
 
@@ -156,7 +182,9 @@ def make_accelerator(args) -> Accelerator:
         mixed_precision=args.mixed_precision,
         dynamo_backend="inductor" if args.compile else "no",
         log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")),
+        project_config=ProjectConfiguration(
+            project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
+        ),
     )
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
     logging.getLogger("accelerate").setLevel(logging.WARNING)
@@ -168,19 +196,23 @@ def open_run_folder(args, accelerator) -> RunFolder:
     """Takes --output_dir for this run before any work: locks it, and checks that what is in it and the checkpoint to
     resume fit the arguments (see hf_gan.training.checkpointing)."""
     config = {k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS + FOLDER_ARGUMENTS}
-    return RunFolder(args.output_dir, config, accelerator, overwrite=args.overwrite_output_dir,
-                     resume=args.resume_from_checkpoint)
+    return RunFolder(
+        args.output_dir, config, accelerator, overwrite=args.overwrite_output_dir, resume=args.resume_from_checkpoint
+    )
 
 
 def init_trackers(args, accelerator) -> None:
     """Creates --output_dir and starts the trackers (TensorBoard, ...) with the run's arguments."""
     if accelerator.is_main_process:
         os.makedirs(args.output_dir, exist_ok=True)
-        tracker_config = {k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS and isinstance(v, (int, float, str, bool))}
+        tracker_config = {
+            k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS and isinstance(v, (int, float, str, bool))
+        }
         accelerator.init_trackers("hf_gan", config=tracker_config)
 
 
 # -- data -----------------------------------------------------------------------------------------------------------
+
 
 class IndexBatcher:
     """Global batches of dataset indices, a fresh permutation each epoch, drawn from (seed, epoch) alone.
@@ -191,9 +223,13 @@ class IndexBatcher:
 
     def __init__(self, num_samples: int, global_batch_size: int, seed: int, rank: int = 0, num_processes: int = 1):
         if global_batch_size % num_processes:
-            raise ValueError(f"train_batch_size={global_batch_size} must be divisible by the {num_processes} processes.")
+            raise ValueError(
+                f"train_batch_size={global_batch_size} must be divisible by the {num_processes} processes."
+            )
         if num_samples < global_batch_size:
-            raise ValueError(f"The dataset has {num_samples} images, fewer than one batch of {global_batch_size}: lower --train_batch_size.")
+            raise ValueError(
+                f"The dataset has {num_samples} images, fewer than one batch of {global_batch_size}: lower --train_batch_size."
+            )
         self.num_samples, self.global_batch_size, self.seed = num_samples, global_batch_size, seed
         self.local_batch_size = global_batch_size // num_processes
         self.rank = rank
@@ -214,14 +250,23 @@ def load_training_data(args, accelerator, require_labels):
     with accelerator.main_process_first():  # the first process fills the datasets cache
         dataset = load_image_dataset(args.dataset_name, args.dataset_split, cache_dir=args.cache_dir)
     data = prepare_image_dataset(
-        dataset, args.image_column, args.label_column, args.resolution, args.num_channels,
-        require_labels=require_labels, max_samples=args.max_train_samples, num_classes=args.num_classes,
+        dataset,
+        args.image_column,
+        args.label_column,
+        args.resolution,
+        args.num_channels,
+        require_labels=require_labels,
+        max_samples=args.max_train_samples,
+        num_classes=args.num_classes,
     )
-    batcher = IndexBatcher(len(data), args.train_batch_size, args.seed, accelerator.process_index, accelerator.num_processes)
+    batcher = IndexBatcher(
+        len(data), args.train_batch_size, args.seed, accelerator.process_index, accelerator.num_processes
+    )
     return data, batcher
 
 
 # -- the state of a run and what follows each step ------------------------------------------------------------------
+
 
 class TrainingState:
     """What a checkpoint holds: the models and optimizers (dicts by name), the step counters, the noise generator and
@@ -236,10 +281,23 @@ class TrainingState:
         self.noise = torch.Generator().manual_seed(seed)
 
     def save_checkpoint(self, run: RunFolder, accelerator, total_limit: int | None) -> str:
-        counters = {"step": self.step, "batches_seen": self.batches_seen, "train_seconds": self.train_seconds,
-                    "stats": self.stats}
-        return save_checkpoint(run.output_dir, run.run_id, self.step, self.models, self.optimizers, accelerator,
-                               state=counters, generators={"noise": self.noise}, total_limit=total_limit)
+        counters = {
+            "step": self.step,
+            "batches_seen": self.batches_seen,
+            "train_seconds": self.train_seconds,
+            "stats": self.stats,
+        }
+        return save_checkpoint(
+            run.output_dir,
+            run.run_id,
+            self.step,
+            self.models,
+            self.optimizers,
+            accelerator,
+            state=counters,
+            generators={"noise": self.noise},
+            total_limit=total_limit,
+        )
 
     def resume_if_asked(self, run: RunFolder, accelerator, learning_rates: dict) -> None:
         """Restores the checkpoint `run` resumes from, if any. `learning_rates` maps each optimizer to its --*_lr:
@@ -268,8 +326,13 @@ class TrainingState:
 def progress_bar(args, accelerator, state):
     """The steps still to run, shown on the main process; also starts the training-time clock."""
     state.start_clock()
-    return tqdm(range(state.step, args.max_train_steps), initial=state.step, total=args.max_train_steps,
-                disable=not accelerator.is_local_main_process, desc="steps")
+    return tqdm(
+        range(state.step, args.max_train_steps),
+        initial=state.step,
+        total=args.max_train_steps,
+        disable=not accelerator.is_local_main_process,
+        desc="steps",
+    )
 
 
 @torch.no_grad()
@@ -296,7 +359,12 @@ def after_step(args, accelerator, run, state, progress, compute_stats, sample_gr
         sample_grid(step)
     if step % args.checkpointing_steps == 0:
         state.save_checkpoint(run, accelerator, args.checkpoints_total_limit)
-    if args.save_every and step % args.save_every == 0 and step != args.max_train_steps and accelerator.is_main_process:
+    if (
+        args.save_every
+        and step % args.save_every == 0
+        and step != args.max_train_steps
+        and accelerator.is_main_process
+    ):
         make_pipeline().save_pretrained(args.output_dir)
 
 
@@ -317,6 +385,7 @@ def check_finite(stats, step, run):
 
 # -- sample grids ---------------------------------------------------------------------------------------------------
 
+
 def image_grid(images: torch.Tensor, rows: int) -> PIL.Image.Image:
     """(N, C, H, W) floats in [-1, 1] -> one PIL image with `rows` rows, 2-pixel gaps."""
     n, c, h, w = images.shape
@@ -325,7 +394,9 @@ def image_grid(images: torch.Tensor, rows: int) -> PIL.Image.Image:
     grid = np.zeros((rows * (h + 2), cols * (w + 2), c), dtype=np.uint8)
     for i in range(n):
         r, col = divmod(i, cols)
-        grid[r * (h + 2) + 1 : r * (h + 2) + 1 + h, col * (w + 2) + 1 : col * (w + 2) + 1 + w] = pixels[i].transpose(1, 2, 0)
+        grid[r * (h + 2) + 1 : r * (h + 2) + 1 + h, col * (w + 2) + 1 : col * (w + 2) + 1 + w] = pixels[i].transpose(
+            1, 2, 0
+        )
     return PIL.Image.fromarray(grid.squeeze(-1) if c == 1 else grid)
 
 
@@ -355,12 +426,15 @@ def save_sample_grid(args, accelerator, grid, step):
 
 # -- the end of a run -----------------------------------------------------------------------------------------------
 
+
 def hardware() -> str:
     """What the training cost in the model card was measured on."""
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
     threads = torch.get_num_threads()
-    return f"a {os.cpu_count()}-core CPU, {threads} torch thread{'s' if threads > 1 else ''} (torch {torch.__version__})"
+    return (
+        f"a {os.cpu_count()}-core CPU, {threads} torch thread{'s' if threads > 1 else ''} (torch {torch.__version__})"
+    )
 
 
 def finish_run(args, pipeline, kind, final_stats):
@@ -370,14 +444,22 @@ def finish_run(args, pipeline, kind, final_stats):
     if kind in ("gan", "infogan"):
         pictures["interpolation.png"] = interpolation_strip(interpolation_frames(pipeline, 0, 1, num_frames=10))
     save_images({os.path.join(args.output_dir, name): (picture, {}) for name, picture in pictures.items()})
-    hyperparameters = {k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS and v is not None and k != "config"}
+    hyperparameters = {
+        k: v for k, v in vars(args).items() if k not in SECRET_ARGUMENTS and v is not None and k != "config"
+    }
     with open(os.path.join(args.output_dir, "training_args.json"), "w", encoding="utf-8") as file:
         json.dump(hyperparameters, file, indent=2)
     with open(os.path.join(args.output_dir, "train_results.json"), "w", encoding="utf-8") as file:
         json.dump(final_stats, file, indent=2)
     write_model_card(
-        args.output_dir, kind=kind, repo_id=args.hub_model_id or args.output_dir, dataset=args.dataset_name,
-        hyperparameters=hyperparameters, final_stats=final_stats, dataset_id=args.hub_dataset_id, hardware=hardware(),
+        args.output_dir,
+        kind=kind,
+        repo_id=args.hub_model_id or args.output_dir,
+        dataset=args.dataset_name,
+        hyperparameters=hyperparameters,
+        final_stats=final_stats,
+        dataset_id=args.hub_dataset_id,
+        hardware=hardware(),
         training_command=f"accelerate launch -m hf_gan.training.train_{'autoencoder' if kind == 'autoencoder' else 'gan'}",
     )
     if args.push_to_hub:

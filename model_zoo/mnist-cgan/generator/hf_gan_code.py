@@ -28,6 +28,7 @@ from diffusers.configuration_utils import FrozenDict
 from diffusers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFETENSORS_WEIGHTS_NAME, logging
 from diffusers.utils.hub_utils import _add_variant, _get_model_file
 
+
 logger = logging.get_logger(__name__)
 
 DIGESTS_KEY = "_weights_sha256"
@@ -91,7 +92,8 @@ class _ModelType(type):
 
     def __instancecheck__(cls, instance):
         return super().__instancecheck__(instance) or any(
-            (base.__module__, base.__qualname__) == (cls.__module__, cls.__qualname__) for base in type(instance).__mro__
+            (base.__module__, base.__qualname__) == (cls.__module__, cls.__qualname__)
+            for base in type(instance).__mro__
         )
 
 
@@ -99,8 +101,14 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
     """`from_pretrained` reads safetensors only (never pickled `.bin` files), whichever entry point calls it, and
     refuses weights that miss tensors or carry extra ones, instead of leaving layers randomly initialised."""
 
-    def save_pretrained(self, save_directory, is_main_process: bool = True, safe_serialization: bool = True,
-                        push_to_hub: bool = False, **kwargs):
+    def save_pretrained(
+        self,
+        save_directory,
+        is_main_process: bool = True,
+        safe_serialization: bool = True,
+        push_to_hub: bool = False,
+        **kwargs,
+    ):
         """diffusers' `save_pretrained`, which then records the weight files' SHA-256 digests in config.json."""
         if not safe_serialization:
             raise ValueError(f"{type(self).__name__} saves safetensors weights only: drop safe_serialization=False.")
@@ -113,7 +121,8 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
                 config = json.load(file)
             config[DIGESTS_KEY] = {
                 name: sha256_of_file(os.path.join(save_directory, name))
-                for name in sorted(os.listdir(save_directory)) if name.endswith(".safetensors")
+                for name in sorted(os.listdir(save_directory))
+                if name.endswith(".safetensors")
             }
             with open(config_path, "w", encoding="utf-8") as file:
                 file.write(json.dumps(config, indent=2, sort_keys=True) + "\n")  # diffusers' own layout
@@ -127,10 +136,16 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
             raise ValueError(f"{cls.__name__} loads safetensors weights only: drop use_safetensors=False.")
         kwargs["use_safetensors"] = True
         return_loading_info = kwargs.pop("output_loading_info", False)
-        where = f"{pretrained_model_name_or_path}/{kwargs['subfolder']}" if kwargs.get("subfolder") else pretrained_model_name_or_path
+        where = (
+            f"{pretrained_model_name_or_path}/{kwargs['subfolder']}"
+            if kwargs.get("subfolder")
+            else pretrained_model_name_or_path
+        )
         try:
             weight_paths = cls._check_files(pretrained_model_name_or_path, kwargs)
-            model, loading_info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
+            model, loading_info = super().from_pretrained(
+                pretrained_model_name_or_path, output_loading_info=True, **kwargs
+            )
             problems = {k: v for k, v in loading_info.items() if k != "error_msgs" and v}
             if problems:
                 raise ValueError(f"the weights do not match the model's config: {problems}")
@@ -138,9 +153,13 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
         except (OSError, ValueError, RuntimeError) as error:
             ours = isinstance(error, ModelLoadingError)  # already says what is wrong and what to do
             cause = f" ({error.__cause__})" if error.__cause__ else ""
-            advice = "" if ours else (
-                "\nThe weight file may be truncated or tampered with, or config.json may not match it: re-download it "
-                "(force_download=True) or re-save the model with save_pretrained."
+            advice = (
+                ""
+                if ours
+                else (
+                    "\nThe weight file may be truncated or tampered with, or config.json may not match it: re-download it "
+                    "(force_download=True) or re-save the model with save_pretrained."
+                )
             )
             raise ModelLoadingError(f"Could not load {cls.__name__} from '{where}': {error}{cause}{advice}") from (
                 None if ours else error
@@ -237,6 +256,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+
 NORMS = ("batch", "spectral", "none")
 
 
@@ -318,16 +338,24 @@ class ConvDecoder(nn.Module):
 
     With `num_classes`, every BatchNorm takes its scale and shift from the class label (forward's `class_labels`)."""
 
-    def __init__(self, in_features: int, out_channels: int, sample_size: int, base_channels: int, num_classes: int | None = None):
+    def __init__(
+        self, in_features: int, out_channels: int, sample_size: int, base_channels: int, num_classes: int | None = None
+    ):
         super().__init__()
         base, stages = stack_geometry(sample_size)
         widths = stage_widths(base_channels, stages)[::-1]
-        self.project = nn.Sequential(nn.Linear(in_features, widths[0] * base * base, bias=False), nn.Unflatten(1, (widths[0], base, base)))
-        self.convs = nn.ModuleList(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
-                                   for c_in, c_out in zip(widths, widths[1:] + [widths[-1]]))
+        self.project = nn.Sequential(
+            nn.Linear(in_features, widths[0] * base * base, bias=False), nn.Unflatten(1, (widths[0], base, base))
+        )
+        self.convs = nn.ModuleList(
+            nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
+            for c_in, c_out in zip(widths, widths[1:] + [widths[-1]])
+        )
         # one norm after the projection and one after each transposed convolution
         norm_widths = [widths[0]] + widths[1:] + [widths[-1]]
-        self.norms = nn.ModuleList(ClassConditionalBatchNorm2d(c, num_classes) if num_classes else nn.BatchNorm2d(c) for c in norm_widths)
+        self.norms = nn.ModuleList(
+            ClassConditionalBatchNorm2d(c, num_classes) if num_classes else nn.BatchNorm2d(c) for c in norm_widths
+        )
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], out_channels, 3, padding=1), nn.Tanh())
 
     def forward(self, features: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -358,6 +386,7 @@ from diffusers import ConfigMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
 
 
 CONDITIONINGS = ("projection", "concat")
@@ -405,11 +434,18 @@ class DCGANGenerator(SafetensorsModelMixin, ConfigMixin):
         if num_classes and categorical_code:
             raise ValueError("A generator takes a class label (num_classes) or a categorical code, not both.")
         if not 0 <= categorical_code < latent_dim:
-            raise ValueError(f"categorical_code={categorical_code} must be at least 0 and below latent_dim={latent_dim}.")
+            raise ValueError(
+                f"categorical_code={categorical_code} must be at least 0 and below latent_dim={latent_dim}."
+            )
         if class_conditional_norm and not (num_classes or categorical_code):
             raise ValueError("class_conditional_norm needs num_classes or categorical_code.")
-        self.decoder = ConvDecoder(latent_dim + (num_classes or 0), out_channels, sample_size, base_channels,
-                                   (num_classes or categorical_code) if class_conditional_norm else None)
+        self.decoder = ConvDecoder(
+            latent_dim + (num_classes or 0),
+            out_channels,
+            sample_size,
+            base_channels,
+            (num_classes or categorical_code) if class_conditional_norm else None,
+        )
 
     def split_code(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the Gaussian part of `latents`, the categorical code they pick) for a generator with `categorical_code`."""
@@ -458,14 +494,21 @@ class DCGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
         if auxiliary_classifier and not num_classes:
             raise ValueError("auxiliary_classifier needs num_classes.")
         if auxiliary_classifier and categorical_code:
-            raise ValueError("The auxiliary head predicts the class (auxiliary_classifier) or a categorical code, not both.")
+            raise ValueError(
+                "The auxiliary head predicts the class (auxiliary_classifier) or a categorical code, not both."
+            )
         if auxiliary_classifier:
             self.class_head = wrap(nn.Linear(self.encoder.out_features, num_classes))
         if categorical_code:
             self.code_head = wrap(nn.Linear(self.encoder.out_features, categorical_code))
 
-    def forward(self, images: torch.Tensor, class_labels: torch.Tensor | None = None, return_class_logits: bool = False,
-                return_code_logits: bool = False):
+    def forward(
+        self,
+        images: torch.Tensor,
+        class_labels: torch.Tensor | None = None,
+        return_class_logits: bool = False,
+        return_code_logits: bool = False,
+    ):
         """One real/fake logit per image; with `return_class_logits`, also the AC-GAN head's class logits, with
         `return_code_logits`, the InfoGAN head's logits of the generator's categorical code."""
         if return_class_logits and not self.config.auxiliary_classifier:
@@ -562,16 +605,27 @@ from diffusers import DiffusionPipeline, ImagePipelineOutput, ModelMixin
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 from huggingface_hub import HfApi, constants, snapshot_download
-from huggingface_hub.utils import (HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError,
-                                   validate_repo_id)
+from huggingface_hub.utils import (
+    HfHubHTTPError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    validate_repo_id,
+)
+
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 CODE_MODULE = "hf_gan_code"
 # hf_gan's source files joined, in this order, into the CODE_MODULE file a saved pipeline carries (paths relative to
 # the hf_gan package). One file, because diffusers downloads only the named module file of a component folder.
 CODE_SOURCES = (
-    "models/modeling_utils.py", "models/blocks.py", "models/dcgan.py", "models/autoencoder.py",
-    "pipelines/pipeline_utils.py", "pipelines/pipeline_gan.py", "pipelines/pipeline_conditional_gan.py",
+    "models/modeling_utils.py",
+    "models/blocks.py",
+    "models/dcgan.py",
+    "models/autoencoder.py",
+    "pipelines/pipeline_utils.py",
+    "pipelines/pipeline_gan.py",
+    "pipelines/pipeline_conditional_gan.py",
     "pipelines/pipeline_autoencoder.py",
 )
 CODE_HEADER = (
@@ -606,8 +660,9 @@ def hub_repo_info(repo_id: str, revision: str | None = None, token=None, repo_ty
     HF_HUB_ETAG_TIMEOUT seconds); errors the Hub answers with (no such repository or revision) propagate."""
     for attempt in range(2):
         try:
-            return HfApi().repo_info(repo_id, revision=revision, token=token, repo_type=repo_type,
-                                     timeout=constants.HF_HUB_ETAG_TIMEOUT)
+            return HfApi().repo_info(
+                repo_id, revision=revision, token=token, repo_type=repo_type, timeout=constants.HF_HUB_ETAG_TIMEOUT
+            )
         except HfHubHTTPError:
             raise
         except NETWORK_ERRORS:
@@ -638,17 +693,26 @@ def _pipeline_folder(name: str, options: dict) -> str:
     try:
         if not offline and hub_repo_info(name, options.get("revision"), options.get("token")) is None:
             offline = "unreachable"
-        return snapshot_download(name, allow_patterns=DOWNLOAD_PATTERNS, etag_timeout=constants.HF_HUB_ETAG_TIMEOUT,
-                                 **{**options, "local_files_only": bool(offline)})
+        return snapshot_download(
+            name,
+            allow_patterns=DOWNLOAD_PATTERNS,
+            etag_timeout=constants.HF_HUB_ETAG_TIMEOUT,
+            **{**options, "local_files_only": bool(offline)},
+        )
     except RepositoryNotFoundError as error:
-        raise OSError(f"{not_here}, and {constants.ENDPOINT} has no repository '{name}' (or it is private: "
-                      "pass token=).") from error
+        raise OSError(
+            f"{not_here}, and {constants.ENDPOINT} has no repository '{name}' (or it is private: pass token=)."
+        ) from error
     except LocalEntryNotFoundError as error:
-        why = (f"the Hub ({constants.ENDPOINT}) could not be reached" if offline == "unreachable"
-               else "local_files_only=True (or HF_HUB_OFFLINE=1) was asked for")
-        raise OSError(f"{not_here}: {why}, and no copy of it is cached. Check the network and HF_ENDPOINT, or load "
-                      "it once online; afterwards local_files_only=True (or HF_HUB_OFFLINE=1) loads the cached copy."
-                      ) from error
+        why = (
+            f"the Hub ({constants.ENDPOINT}) could not be reached"
+            if offline == "unreachable"
+            else "local_files_only=True (or HF_HUB_OFFLINE=1) was asked for"
+        )
+        raise OSError(
+            f"{not_here}: {why}, and no copy of it is cached. Check the network and HF_ENDPOINT, or load "
+            "it once online; afterwards local_files_only=True (or HF_HUB_OFFLINE=1) loads the cached copy."
+        ) from error
 
 
 def _read_json(path: str) -> dict:
@@ -656,7 +720,9 @@ def _read_json(path: str) -> dict:
         with open(path, encoding="utf-8") as file:
             return json.load(file)
     except FileNotFoundError:
-        raise OSError(f"'{os.path.dirname(path)}' is a folder without model_index.json: not a saved pipeline.") from None
+        raise OSError(
+            f"'{os.path.dirname(path)}' is a folder without model_index.json: not a saved pipeline."
+        ) from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}): the repository is broken.") from error
 
@@ -666,13 +732,19 @@ def check_generator(generator) -> None:
     generators = generator if isinstance(generator, list) else [generator]
     for item in generators:
         if item is not None and not isinstance(item, torch.Generator):
-            example = f"torch.Generator().manual_seed({item})" if isinstance(item, (int, np.integer)) else "torch.Generator().manual_seed(0)"
+            example = (
+                f"torch.Generator().manual_seed({item})"
+                if isinstance(item, (int, np.integer))
+                else "torch.Generator().manual_seed(0)"
+            )
             raise TypeError(f"generator must be a torch.Generator or a list of them, got {item!r}: pass {example}.")
 
 
 def check_truncation(truncation) -> None:
     if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0.0 <= truncation <= 1.0:
-        raise ValueError(f"truncation must be a number in [0, 1] (1.0: no truncation, 0: the mean latent), got {truncation!r}.")
+        raise ValueError(
+            f"truncation must be a number in [0, 1] (1.0: no truncation, 0: the mean latent), got {truncation!r}."
+        )
 
 
 def slerp(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -714,8 +786,10 @@ class HfGanPipeline(DiffusionPipeline):
         expected = self.component_types()
         for name, module in modules.items():
             if module is not None and name in expected and not isinstance(module, expected[name]):
-                raise TypeError(f"{type(self).__name__}'s {name} must be a {expected[name].__name__}, got "
-                                f"{type(module).__module__}.{type(module).__name__}.")
+                raise TypeError(
+                    f"{type(self).__name__}'s {name} must be a {expected[name].__name__}, got "
+                    f"{type(module).__module__}.{type(module).__name__}."
+                )
         super().register_modules(**modules)
 
     @classmethod
@@ -742,17 +816,23 @@ class HfGanPipeline(DiffusionPipeline):
         if isinstance(pipeline_name, list) and len(pipeline_name) == 2 and pipeline_name[0] == CODE_MODULE:
             pipeline_name = pipeline_name[1]
         if pipeline_name not in pipelines:
-            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))}).")
+            raise ValueError(
+                f"'{name}' holds a {pipeline_name!r}, not an hf_gan pipeline ({', '.join(sorted(pipelines))})."
+            )
         pipeline_class = pipelines[pipeline_name]
         if cls is not HfGanPipeline and pipeline_class is not cls:
-            raise ValueError(f"'{name}' holds a {pipeline_name!r}, not a {cls.__name__}: load it with that class "
-                             f"(hf_gan.{pipeline_name}.from_pretrained) or with hf_gan.HfGanPipeline.from_pretrained.")
+            raise ValueError(
+                f"'{name}' holds a {pipeline_name!r}, not a {cls.__name__}: load it with that class "
+                f"(hf_gan.{pipeline_name}.from_pretrained) or with hf_gan.HfGanPipeline.from_pretrained."
+            )
 
         component_types = pipeline_class.component_types()
         unknown = set(kwargs) - set(component_types)
         if unknown:
-            raise TypeError(f"{pipeline_name}.from_pretrained got unexpected arguments {sorted(unknown)}: it takes "
-                            f"{', '.join(DOWNLOAD_OPTIONS)}, dtype and the components {sorted(component_types)}.")
+            raise TypeError(
+                f"{pipeline_name}.from_pretrained got unexpected arguments {sorted(unknown)}: it takes "
+                f"{', '.join(DOWNLOAD_OPTIONS)}, dtype and the components {sorted(component_types)}."
+            )
         components = {}
         for component, model_class in component_types.items():
             entry = model_index.get(component)
@@ -770,7 +850,9 @@ class HfGanPipeline(DiffusionPipeline):
             else:
                 components[component] = model_class.from_pretrained(folder, subfolder=component)
 
-        config = {key: value for key, value in model_index.items() if not key.startswith("_") and key not in component_types}
+        config = {
+            key: value for key, value in model_index.items() if not key.startswith("_") and key not in component_types
+        }
         pipe = pipeline_class(**components, **config)
         pipe.register_to_config(_name_or_path=name)
         return pipe.to(dtype=dtype) if dtype is not None else pipe
@@ -781,7 +863,9 @@ class HfGanPipeline(DiffusionPipeline):
         (default: the folder's name)."""
         if not safe_serialization:
             raise ValueError("hf_gan saves safetensors only: drop safe_serialization=False.")
-        hub_kwargs = {key: kwargs.pop(key) for key in ("repo_id", "token", "private", "commit_message") if key in kwargs}
+        hub_kwargs = {
+            key: kwargs.pop(key) for key in ("repo_id", "token", "private", "commit_message") if key in kwargs
+        }
         super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
         index_path = os.path.join(save_directory, "model_index.json")
         model_index = _read_json(index_path)
@@ -801,7 +885,9 @@ class HfGanPipeline(DiffusionPipeline):
         if push_to_hub:
             repo_id = hub_kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
             private = hub_kwargs.pop("private", False)
-            repo_id = HfApi().create_repo(repo_id, exist_ok=True, private=private, token=hub_kwargs.get("token")).repo_id
+            repo_id = (
+                HfApi().create_repo(repo_id, exist_ok=True, private=private, token=hub_kwargs.get("token")).repo_id
+            )
             HfApi().upload_folder(repo_id=repo_id, folder_path=save_directory, **hub_kwargs)
 
     def check_output_type(self, output_type: str) -> None:
@@ -865,10 +951,14 @@ class HfGanPipeline(DiffusionPipeline):
         latent_dim = model.config.latent_dim
         if isinstance(point, (int, np.integer)) and not isinstance(point, bool):
             generator = torch.Generator().manual_seed(int(point))
-            return randn_tensor((1, latent_dim), generator=generator, device=torch.device("cpu"), dtype=torch.float32)[0]
+            return randn_tensor((1, latent_dim), generator=generator, device=torch.device("cpu"), dtype=torch.float32)[
+                0
+            ]
         if isinstance(point, torch.Tensor) and point.is_floating_point() and point.numel() == latent_dim:
             return point.detach().reshape(latent_dim).float().cpu()
-        raise TypeError(f"{name} must be a seed (an integer) or a float tensor of {latent_dim} latents, got {point!r}.")
+        raise TypeError(
+            f"{name} must be a seed (an integer) or a float tensor of {latent_dim} latents, got {point!r}."
+        )
 
     def postprocess(self, images: torch.Tensor, output_type: str, return_dict: bool):
         """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in [0, 1]."""
@@ -930,15 +1020,24 @@ class GANPipeline(HfGanPipeline):
         latents = self.prepare_latents(batch_size, self.generator, generator, latents, truncation)
         return self.postprocess(self.generator(latents), output_type, return_dict)
 
-    def interpolate(self, start, end, num_frames: int = 8, truncation: float = 1.0, output_type: str = "pil",
-                    return_dict: bool = True):
+    def interpolate(
+        self,
+        start,
+        end,
+        num_frames: int = 8,
+        truncation: float = 1.0,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
         """`num_frames` images along the spherical path from `start` to `end`, each a seed or a latent vector.
 
         The ends are the images `__call__` gives for those seeds (`generator=torch.Generator().manual_seed(seed)`)
         or latents. An InfoGAN code cannot be blended: it is the start's for the first half, then the end's.
         """
         latents, _ = self.interpolation_latents(start, end, num_frames, self.generator)
-        return self(num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict)
+        return self(
+            num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict
+        )
 
 
 """Class-conditional GAN sampling (Mirza & Osindero 2014): images = G(z, y) for the class labels y you ask for."""
@@ -973,7 +1072,9 @@ class ConditionalGANPipeline(HfGanPipeline):
         # JSON turns the integer keys into strings; normalise both forms.
         id2label = {int(i): str(name) for i, name in (id2label or {i: str(i) for i in range(num_classes)}).items()}
         if sorted(id2label) != list(range(num_classes)):
-            raise ValueError(f"id2label must name each class id 0..{num_classes - 1} once, got ids {sorted(id2label)}.")
+            raise ValueError(
+                f"id2label must name each class id 0..{num_classes - 1} once, got ids {sorted(id2label)}."
+            )
         self.register_to_config(id2label=id2label)
         self.labels = {name: i for i, name in id2label.items()}
 
@@ -986,9 +1087,15 @@ class ConditionalGANPipeline(HfGanPipeline):
         against this pipeline's classes."""
         names = list(self.labels)
         if labels is None:
-            raise ValueError(f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, e.g. class_labels=[0].")
+            raise ValueError(
+                f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, e.g. class_labels=[0]."
+            )
         if isinstance(labels, (torch.Tensor, np.ndarray)):
-            is_integer = not labels.is_floating_point() if isinstance(labels, torch.Tensor) else np.issubdtype(labels.dtype, np.integer)
+            is_integer = (
+                not labels.is_floating_point()
+                if isinstance(labels, torch.Tensor)
+                else np.issubdtype(labels.dtype, np.integer)
+            )
             if not is_integer or labels.ndim > 1:
                 raise TypeError(
                     f"class_labels as a {type(labels).__name__} must be 0-d or 1-d integers (class ids), got "
@@ -998,7 +1105,9 @@ class ConditionalGANPipeline(HfGanPipeline):
         elif isinstance(labels, (int, str, float, np.generic)):
             labels = [labels]
         elif not isinstance(labels, (list, tuple)):
-            raise TypeError(f"class_labels must be a class id or name, or a list, tensor or array of them; got {labels!r}.")
+            raise TypeError(
+                f"class_labels must be a class id or name, or a list, tensor or array of them; got {labels!r}."
+            )
         if len(labels) == 0:
             raise ValueError("class_labels is empty: ask for at least one class.")
         ids = []
@@ -1038,7 +1147,11 @@ class ConditionalGANPipeline(HfGanPipeline):
             return_dict: return an `ImagePipelineOutput` (True) or a tuple.
         """
         self.check_output_type(output_type)
-        if isinstance(num_images_per_label, bool) or not isinstance(num_images_per_label, int) or num_images_per_label < 1:
+        if (
+            isinstance(num_images_per_label, bool)
+            or not isinstance(num_images_per_label, int)
+            or num_images_per_label < 1
+        ):
             raise ValueError(f"num_images_per_label must be a positive integer, got {num_images_per_label!r}.")
         label_ids = torch.tensor(self.get_label_ids(class_labels)).repeat_interleave(num_images_per_label)
         latents = self.prepare_latents(len(label_ids), self.generator, generator, latents, truncation)
@@ -1046,8 +1159,16 @@ class ConditionalGANPipeline(HfGanPipeline):
         return self.postprocess(self.generator(latents, label_ids), output_type, return_dict)
 
     @torch.no_grad()
-    def interpolate(self, start, end, class_labels, num_frames: int = 8, truncation: float = 1.0,
-                    output_type: str = "pil", return_dict: bool = True):
+    def interpolate(
+        self,
+        start,
+        end,
+        class_labels,
+        num_frames: int = 8,
+        truncation: float = 1.0,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
         """`num_frames` images along the spherical path from `start` to `end`, each a seed or a latent vector.
 
         `class_labels` is one class, fixed along the path, or two: the label is then blended from the first to the
@@ -1056,7 +1177,9 @@ class ConditionalGANPipeline(HfGanPipeline):
         """
         label_ids = self.get_label_ids(class_labels)
         if len(label_ids) > 2:
-            raise ValueError(f"class_labels must be one class (fixed) or two (blended from the first to the second), got {len(label_ids)}.")
+            raise ValueError(
+                f"class_labels must be one class (fixed) or two (blended from the first to the second), got {len(label_ids)}."
+            )
         latents, weights = self.interpolation_latents(start, end, num_frames, self.generator)
         latents = self.prepare_latents(num_frames, self.generator, None, latents, truncation)
         one_hot = torch.nn.functional.one_hot(torch.tensor(label_ids), len(self.labels)).float()
@@ -1075,6 +1198,7 @@ in the model (`ConvAutoencoder.fit_latent_prior`). Sampling draws eps ~ N(0, I) 
 import numpy as np
 import PIL.Image
 import torch
+
 
 
 ImageInput = PIL.Image.Image | list[PIL.Image.Image] | np.ndarray | torch.Tensor
@@ -1105,7 +1229,9 @@ class AutoencoderPipeline(HfGanPipeline):
                 images = images[..., None]
             images = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3)
         if not isinstance(images, torch.Tensor):
-            raise TypeError(f"images must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}.")
+            raise TypeError(
+                f"images must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}."
+            )
         images = images.unsqueeze(0) if images.dim() == 3 else images
         if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
             raise ValueError(
@@ -1116,7 +1242,9 @@ class AutoencoderPipeline(HfGanPipeline):
         if images.dtype == torch.uint8:
             images = images.float() / 255
         elif not images.is_floating_point():
-            raise TypeError(f"images must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one.")
+            raise TypeError(
+                f"images must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one."
+            )
         elif images.numel() and (images.min() < 0 or images.max() > 1):
             raise ValueError(
                 f"float images must be in [0, 1], got values from {images.min().item():g} to {images.max().item():g}: "
@@ -1162,10 +1290,19 @@ class AutoencoderPipeline(HfGanPipeline):
         images = self.autoencoder.decode(self.autoencoder.noise_to_codes(latents))
         return self.postprocess(images, output_type, return_dict)
 
-    def interpolate(self, start, end, num_frames: int = 8, truncation: float = 1.0, output_type: str = "pil",
-                    return_dict: bool = True):
+    def interpolate(
+        self,
+        start,
+        end,
+        num_frames: int = 8,
+        truncation: float = 1.0,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
         """`num_frames` images along the spherical path from `start` to `end` in the whitened latent space, each
         a seed (the image `__call__` gives with `generator=torch.Generator().manual_seed(seed)`) or a latent
         vector, e.g. `encode(image)[0]` to morph between two real images."""
         latents, _ = self.interpolation_latents(start, end, num_frames, self.autoencoder)
-        return self(num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict)
+        return self(
+            num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict
+        )
