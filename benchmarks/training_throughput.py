@@ -4,9 +4,9 @@ and batch, in the same process.
     python benchmarks/training_throughput.py [--config mnist_cgan] [--steps 300]
 
 The script's figure is its own clock of training-step time (train_results.json); the bare loop is a plain
-`for` loop with the same D step, G step (with the preset's AC-GAN class loss or InfoGAN code loss) and EMA update, and none of accelerate, logging or checkpoint logic. The
-two alternate (script, bare, script, bare, ...) and the medians are compared. Both see one global batch of real
-MNIST digits per D step, so an image counts once per D step.
+`for` loop with the same D step, G step (with the preset's AC-GAN class loss or InfoGAN code loss) and EMA update,
+and none of accelerate, logging or checkpoint logic. The two alternate (script, bare, script, bare, ...) and the
+medians are compared. Both see one global batch of real MNIST digits per D step, so an image counts once per D step.
 """
 
 import argparse
@@ -145,8 +145,10 @@ def main():
         bare.append(bare_loop(config, data.images, data.labels, args.steps))
         print(f"train_gan {ours[-1]:.0f} img/s, bare loop {bare[-1]:.0f} img/s", flush=True)
     print(
-        f"median: train_gan {statistics.median(ours):.0f} img/s, bare PyTorch loop {statistics.median(bare):.0f} img/s, "
-        f"ratio {statistics.median(ours) / statistics.median(bare):.3f} (torch threads {torch.get_num_threads()}, batch {config['train_batch_size']})"
+        f"median: train_gan {statistics.median(ours):.0f} img/s, "
+        f"bare PyTorch loop {statistics.median(bare):.0f} img/s, "
+        f"ratio {statistics.median(ours) / statistics.median(bare):.3f} "
+        f"(torch threads {torch.get_num_threads()}, batch {config['train_batch_size']})"
     )
 
 

@@ -178,7 +178,8 @@ def train_gan(
         max_gap = (torch.sigmoid(discriminator(central)) - 0.5).abs().max().item()
         ks = ks_distance(generator(sample_z(100_000, rng)).numpy(), data.sample(100_000, rng).numpy())
     log(
-        f"end: max |D(x) - 1/2| = {max_gap:.3f} over the central 95 % of p_data; KS(p_g, p_data) = {ks:.3f} (100k samples each)"
+        f"end: max |D(x) - 1/2| = {max_gap:.3f} over the central 95 % of p_data; "
+        f"KS(p_g, p_data) = {ks:.3f} (100k samples each)"
     )
     return (
         generator,

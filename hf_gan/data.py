@@ -175,7 +175,8 @@ def prepare_image_dataset(
     label_column = find_column(dataset, label_column, LABEL_COLUMN_NAMES, datasets.ClassLabel, "label")
     if require_labels and label_column is None:
         raise DatasetError(
-            f"A conditional model needs class labels, but the dataset has no label column among {dataset.column_names}:"
+            "A conditional model needs class labels, but the dataset has no label column among "
+            f"{dataset.column_names}:"
             " pass --label_column, or train an unconditional model (--model gan)."
         )
     if max_samples is not None:

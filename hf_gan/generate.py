@@ -75,7 +75,8 @@ def check_arguments(args) -> None:
         raise ValueError(f"--frames must be at least 2 (the two ends), got {args.frames}.")
     if args.interpolate and args.output and os.path.splitext(args.output)[1].lower() not in ANIMATION_FORMATS:
         raise ValueError(
-            f"--interpolate writes an animation: --output must end in {' or '.join(ANIMATION_FORMATS)}, got {args.output}."
+            f"--interpolate writes an animation: --output must end in {' or '.join(ANIMATION_FORMATS)}, "
+            f"got {args.output}."
         )
 
 

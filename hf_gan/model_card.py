@@ -22,9 +22,9 @@ KINDS = {
         "pipeline": "ConditionalGANPipeline",
         "tags": ["gan", "conditional-gan", "class-conditional", "hf_gan"],
         "title": "Conditional GAN",
-        "description": "A class-conditional GAN (Mirza & Osindero 2014): the generator takes noise z and a class label "
-        "and returns an image of that class. Generator and discriminator are DCGAN-style convolutional networks; the "
-        "discriminator is kept in the repository so training can resume or fine-tune from it.",
+        "description": "A class-conditional GAN (Mirza & Osindero 2014): the generator takes noise z and a "
+        "class label and returns an image of that class. Generator and discriminator are DCGAN-style convolutional "
+        "networks; the discriminator is kept in the repository so training can resume or fine-tune from it.",
         "grid": " (one row per class)",
     },
     "gan": {

@@ -280,7 +280,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(port: int = 0) -> tuple[ThreadingHTTPServer, HubState]:
-    """Starts the server in a daemon thread; returns it (its URL: http://127.0.0.1:{server.server_port}) and its state."""
+    """Starts the server in a daemon thread; returns it (its URL: http://127.0.0.1:{server.server_port}) and its
+    state."""
     state = HubState()
     handler = type("BoundHandler", (Handler,), {"state": state})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -119,7 +119,9 @@ def test_hf_gan_loader_downloads_no_code_and_import_hf_gan_changes_nothing_in_di
         """
         import copy, diffusers
         from diffusers.pipelines import pipeline_loading_utils as loading
-        before = [copy.deepcopy(loading.LOADABLE_CLASSES), copy.deepcopy(loading.ALL_IMPORTABLE_CLASSES), dir(diffusers)]
+        before = [
+            copy.deepcopy(loading.LOADABLE_CLASSES), copy.deepcopy(loading.ALL_IMPORTABLE_CLASSES), dir(diffusers)
+        ]
         import hf_gan
         print([loading.LOADABLE_CLASSES, loading.ALL_IMPORTABLE_CLASSES, dir(diffusers)] == before)
         diffusers.DiffusionPipeline.from_pretrained("user/no-code")
@@ -258,10 +260,15 @@ def test_download_options_do_what_they_say(tmp_path, silent_hub):
     result = run_python(
         f"""
         import torch, hf_gan
-        pipe = hf_gan.ConditionalGANPipeline.from_pretrained("{repo_id}", cache_dir="{tmp_path}/cache", local_files_only=True)
-        torch.save(pipe(class_labels=[0, 1, 2], generator=torch.manual_seed(0), output_type="pt").images, "{tmp_path}/offline.pt")
+        pipe = hf_gan.ConditionalGANPipeline.from_pretrained(
+            "{repo_id}", cache_dir="{tmp_path}/cache", local_files_only=True
+        )
+        images = pipe(class_labels=[0, 1, 2], generator=torch.manual_seed(0), output_type="pt").images
+        torch.save(images, "{tmp_path}/offline.pt")
         try:
-            hf_gan.ConditionalGANPipeline.from_pretrained("{repo_id}", cache_dir="{tmp_path}/empty", local_files_only=True)
+            hf_gan.ConditionalGANPipeline.from_pretrained(
+                "{repo_id}", cache_dir="{tmp_path}/empty", local_files_only=True
+            )
         except OSError as error:
             print(error)
         """,

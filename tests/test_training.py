@@ -634,7 +634,8 @@ def test_infogan_code_is_learned_to_be_recoverable_and_the_grid_has_one_row_per_
     card = open(os.path.join(out, "README.md")).read()
     assert "infogan" in card and "GANPipeline.from_pretrained" in card
     # D's head reads the code off G's images once both are trained for it, and not without that loss
-    # Bounds between the worst values measured over seeds 0-7 (weight 1: >= 0.55; weight 0: <= 0.363), docs/experiments.md
+    # Bounds between the worst values measured over seeds 0-7 (weight 1: >= 0.55; weight 0: <= 0.363),
+    # docs/experiments.md
     assert accuracies["1"] > 0.45 and accuracies["0"] < 0.45, accuracies  # chance: 1/3
     with pytest.raises(ValueError, match="--categorical_code is for an unconditional model"):
         run_gan(tmp_path, idx_folder, "--model", "cgan", "--categorical_code", "3", name="bad")

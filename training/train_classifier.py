@@ -113,7 +113,8 @@ def main(argv=None):
             optimizer.step()
             schedule.step()
         print(
-            f"epoch {epoch + 1}: {args.eval_split} accuracy {accuracy(model, eval_images, eval_labels):.4f} ({time.perf_counter() - start:.0f} s)",
+            f"epoch {epoch + 1}: {args.eval_split} accuracy {accuracy(model, eval_images, eval_labels):.4f} "
+            f"({time.perf_counter() - start:.0f} s)",
             flush=True,
         )
     model.save_pretrained(args.output_dir)

@@ -41,7 +41,8 @@ class ConvEncoder(nn.Module):
     """Image (N, C, S, S) -> flat features (N, out_features), by strided convolutions with LeakyReLU.
 
     `extra_layers` 3x3 convolutions (twice as wide) at the lowest resolution widen what each feature sees: at 28 px,
-    from a 10x10-pixel patch to 26x26 for the centre one, so a linear head on top no longer just sums local evidence."""
+    from a 10x10-pixel patch to 26x26 for the centre one, so a linear head on top no longer just sums local
+    evidence."""
 
     def __init__(self, in_channels: int, sample_size: int, base_channels: int, norm: str, extra_layers: int = 0):
         super().__init__()

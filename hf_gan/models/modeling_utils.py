@@ -154,8 +154,8 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
                 ""
                 if ours
                 else (
-                    "\nThe weight file may be truncated or tampered with, or config.json may not match it: re-download it "
-                    "(force_download=True) or re-save the model with save_pretrained."
+                    "\nThe weight file may be truncated or tampered with, or config.json may not match it: "
+                    "re-download it (force_download=True) or re-save the model with save_pretrained."
                 )
             )
             raise ModelLoadingError(f"Could not load {cls.__name__} from '{where}': {error}{cause}{advice}") from (

@@ -49,7 +49,8 @@ class AutoencoderPipeline(HfGanPipeline):
         if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
             raise ValueError(
                 f"images must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
-                f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or ({channels}, {size}, {size}); "
+                f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or "
+                f"({channels}, {size}, {size}); "
                 f"got shape {given_shape}."
             )
         if images.dtype == torch.uint8:

@@ -48,7 +48,8 @@ class ConditionalGANPipeline(HfGanPipeline):
         names = list(self.labels)
         if labels is None:
             raise ValueError(
-                f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, e.g. class_labels=[0]."
+                f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, "
+                "e.g. class_labels=[0]."
             )
         if isinstance(labels, (torch.Tensor, np.ndarray)):
             is_integer = (
@@ -79,7 +80,8 @@ class ConditionalGANPipeline(HfGanPipeline):
             else:
                 hint = " (class ids are integers)" if isinstance(label, float) else ""
                 raise ValueError(
-                    f"Unknown class label {label!r}{hint}: use a class id in 0..{len(names) - 1} or one of the names {names}."
+                    f"Unknown class label {label!r}{hint}: use a class id in 0..{len(names) - 1} "
+                    f"or one of the names {names}."
                 )
         return ids
 
@@ -138,7 +140,8 @@ class ConditionalGANPipeline(HfGanPipeline):
         label_ids = self.get_label_ids(class_labels)
         if len(label_ids) > 2:
             raise ValueError(
-                f"class_labels must be one class (fixed) or two (blended from the first to the second), got {len(label_ids)}."
+                "class_labels must be one class (fixed) or two (blended from the first to the second), "
+                f"got {len(label_ids)}."
             )
         latents, weights = self.interpolation_latents(start, end, num_frames, self.generator)
         latents = self.prepare_latents(num_frames, self.generator, None, latents, truncation)

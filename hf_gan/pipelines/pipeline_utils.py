@@ -378,7 +378,8 @@ class HfGanPipeline(DiffusionPipeline):
         )
 
     def postprocess(self, images: torch.Tensor, output_type: str, return_dict: bool):
-        """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in [0, 1]."""
+        """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in
+        [0, 1]."""
         images = self.image_processor.postprocess(images, output_type=output_type)
         if output_type == "pt":
             images = images.float()

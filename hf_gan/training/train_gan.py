@@ -1,7 +1,8 @@
 """Train a GAN or a class-conditional GAN with accelerate, and save it as an hf_gan pipeline.
 
     accelerate launch -m hf_gan.training.train_gan --config mnist_cgan --dataset_name ./mnist
-    accelerate launch -m hf_gan.training.train_gan --dataset_name ./my_images --model gan --resolution 64 --output_dir out
+    accelerate launch -m hf_gan.training.train_gan --dataset_name ./my_images --model gan --resolution 64 \\
+        --output_dir out
 
 Goodfellow et al.'s algorithm: each step takes `--d_steps` stochastic-gradient steps on the discriminator D (ascending
 log D(x) + log(1 - D(G(z))), or the hinge variant), then one step on the generator G. An EMA copy of G is what gets

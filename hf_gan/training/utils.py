@@ -228,7 +228,8 @@ class IndexBatcher:
             )
         if num_samples < global_batch_size:
             raise ValueError(
-                f"The dataset has {num_samples} images, fewer than one batch of {global_batch_size}: lower --train_batch_size."
+                f"The dataset has {num_samples} images, fewer than one batch of {global_batch_size}: "
+                "lower --train_batch_size."
             )
         self.num_samples, self.global_batch_size, self.seed = num_samples, global_batch_size, seed
         self.local_batch_size = global_batch_size // num_processes
@@ -460,7 +461,8 @@ def finish_run(args, pipeline, kind, final_stats):
         final_stats=final_stats,
         dataset_id=args.hub_dataset_id,
         hardware=hardware(),
-        training_command=f"accelerate launch -m hf_gan.training.train_{'autoencoder' if kind == 'autoencoder' else 'gan'}",
+        training_command="accelerate launch -m hf_gan.training.train_"
+        f"{'autoencoder' if kind == 'autoencoder' else 'gan'}",
     )
     if args.push_to_hub:
         repo_id = push_folder(args.output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)

@@ -157,8 +157,8 @@ class SafetensorsModelMixin(ModelMixin, metaclass=_ModelType):
                 ""
                 if ours
                 else (
-                    "\nThe weight file may be truncated or tampered with, or config.json may not match it: re-download it "
-                    "(force_download=True) or re-save the model with save_pretrained."
+                    "\nThe weight file may be truncated or tampered with, or config.json may not match it: "
+                    "re-download it (force_download=True) or re-save the model with save_pretrained."
                 )
             )
             raise ModelLoadingError(f"Could not load {cls.__name__} from '{where}': {error}{cause}{advice}") from (
@@ -286,7 +286,8 @@ class ConvEncoder(nn.Module):
     """Image (N, C, S, S) -> flat features (N, out_features), by strided convolutions with LeakyReLU.
 
     `extra_layers` 3x3 convolutions (twice as wide) at the lowest resolution widen what each feature sees: at 28 px,
-    from a 10x10-pixel patch to 26x26 for the centre one, so a linear head on top no longer just sums local evidence."""
+    from a 10x10-pixel patch to 26x26 for the centre one, so a linear head on top no longer just sums local
+    evidence."""
 
     def __init__(self, in_channels: int, sample_size: int, base_channels: int, norm: str, extra_layers: int = 0):
         super().__init__()
@@ -961,7 +962,8 @@ class HfGanPipeline(DiffusionPipeline):
         )
 
     def postprocess(self, images: torch.Tensor, output_type: str, return_dict: bool):
-        """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in [0, 1]."""
+        """Generator output in [-1, 1] -> "pil" images, "np" (N, H, W, C) or "pt" (N, C, H, W) float arrays in
+        [0, 1]."""
         images = self.image_processor.postprocess(images, output_type=output_type)
         if output_type == "pt":
             images = images.float()
@@ -1088,7 +1090,8 @@ class ConditionalGANPipeline(HfGanPipeline):
         names = list(self.labels)
         if labels is None:
             raise ValueError(
-                f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, e.g. class_labels=[0]."
+                f"class_labels is required: class ids in 0..{len(names) - 1} or names from {names}, "
+                "e.g. class_labels=[0]."
             )
         if isinstance(labels, (torch.Tensor, np.ndarray)):
             is_integer = (
@@ -1119,7 +1122,8 @@ class ConditionalGANPipeline(HfGanPipeline):
             else:
                 hint = " (class ids are integers)" if isinstance(label, float) else ""
                 raise ValueError(
-                    f"Unknown class label {label!r}{hint}: use a class id in 0..{len(names) - 1} or one of the names {names}."
+                    f"Unknown class label {label!r}{hint}: use a class id in 0..{len(names) - 1} "
+                    f"or one of the names {names}."
                 )
         return ids
 
@@ -1178,7 +1182,8 @@ class ConditionalGANPipeline(HfGanPipeline):
         label_ids = self.get_label_ids(class_labels)
         if len(label_ids) > 2:
             raise ValueError(
-                f"class_labels must be one class (fixed) or two (blended from the first to the second), got {len(label_ids)}."
+                "class_labels must be one class (fixed) or two (blended from the first to the second), "
+                f"got {len(label_ids)}."
             )
         latents, weights = self.interpolation_latents(start, end, num_frames, self.generator)
         latents = self.prepare_latents(num_frames, self.generator, None, latents, truncation)
@@ -1236,7 +1241,8 @@ class AutoencoderPipeline(HfGanPipeline):
         if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
             raise ValueError(
                 f"images must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
-                f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or ({channels}, {size}, {size}); "
+                f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or "
+                f"({channels}, {size}, {size}); "
                 f"got shape {given_shape}."
             )
         if images.dtype == torch.uint8:
