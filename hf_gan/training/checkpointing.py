@@ -261,15 +261,24 @@ def save_checkpoint(
         _write_json(os.path.join(staging, MANIFEST), manifest)
         _fsync(os.path.join(staging, MANIFEST))
         if os.path.isdir(final):  # only this run's own checkpoint of the same step can be here (see RunFolder)
-            shutil.rmtree(final)
+            _remove_checkpoint(final)
         os.replace(staging, final)
         _fsync(output_dir)
         if total_limit:
             own = [path for _, path in list_checkpoints(output_dir) if _run_of(path) == run_id]
             for path in own[:-total_limit]:
-                shutil.rmtree(path)
+                _remove_checkpoint(path)
     accelerator.wait_for_everyone()
     return final
+
+
+def _remove_checkpoint(path: str) -> None:
+    """Renamed first, then deleted: a trainer killed while deleting leaves a `.deleting` folder, never a checkpoint
+    with some of its files gone."""
+    doomed = f"{path}.deleting"
+    shutil.rmtree(doomed, ignore_errors=True)
+    os.replace(path, doomed)
+    shutil.rmtree(doomed)
 
 
 def _run_of(checkpoint: str) -> str | None:
