@@ -23,7 +23,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from safetensors.torch import load_file, save_file
 from test_training import TINY_GAN, synthetic_digits, weights, write_idx
 
-from hf_gan import DCGANGenerator, GANPipeline
+from hf_gan import DCGANGenerator, GANPipeline, HfGanPipeline
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
 from hf_gan.models.modeling_utils import DIGESTS_KEY, ModelLoadingError, sha256_of_file
 from hf_gan.training import train_gan
@@ -442,3 +442,21 @@ def test_resuming_at_the_final_step_keeps_the_final_losses(digits_folder, tmp_pa
     assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(again)
     del first["train_minutes"], again["train_minutes"]
     assert again == first
+
+
+def test_a_failed_push_at_the_end_of_training_says_where_the_model_is_and_how_to_push_it(digits_folder, tmp_path):
+    """Item 8: with the Hub down, --push_to_hub ended a finished run with a raw connection traceback."""
+    out = tmp_path / "trained"
+    command = [sys.executable, "-m", "hf_gan.training.train_gan", "--dataset_name", digits_folder]
+    command += ["--output_dir", str(out), *TINY_GAN, "--max_train_steps", "2", "--push_to_hub"]
+    command += ["--hub_model_id", "me/unreachable"]
+    # Port 9 (discard) on this machine: nothing listens, so every Hub call is refused at once.
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_ETAG_TIMEOUT": "1", "HF_TOKEN": "hf_test"}
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode != 0
+    assert "HubPushError" in result.stderr and f"The model is saved locally in {out}" in result.stderr
+    assert f"hf-gan publish {out} --repo_id me/unreachable" in result.stderr
+    assert time.monotonic() - started < 120
+    reloaded = HfGanPipeline.from_pretrained(str(out))  # the finished model is all there
+    assert os.path.isfile(out / "README.md") and reloaded.generator is not None
