@@ -359,8 +359,11 @@ def test_two_processes_with_accelerate_on_cpu(idx_folder, tmp_path):
 
     The result is not compared with the one-process run's weights: G's BatchNorm statistics are per process, and
     with Adam that moves the weights by as much as the whole run does (measured: max |one - two| = 0.8 to 1.06 times
-    max |trained - initial| over seeds 0 to 3), so no tolerance could tell a correct run from a broken one."""
+    max |trained - initial| over seeds 0 to 3), so no tolerance could tell a correct run from a broken one. What the
+    test can tell: the checkpoints, which refuse replicas whose weights differ, i.e. gradients that were not
+    averaged."""
     flags = [*TINY_GAN, "--dataset_name", idx_folder, "--max_train_steps", "4", "--discriminator_norm", "none"]
+    flags += ["--checkpointing_steps", "2"]  # each checkpoint checks that the processes' weights agree
     two = str(tmp_path / "two")
     result = subprocess.run(
         [
@@ -392,6 +395,7 @@ def test_two_processes_with_accelerate_on_cpu(idx_folder, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "batch 8 on 2 process(es)" in result.stderr
     assert ConditionalGANPipeline.from_pretrained(two).generator is not None
+    assert os.path.isdir(os.path.join(two, "checkpoint-4"))
 
 
 def test_bf16_mixed_precision_on_cpu(idx_folder, tmp_path):

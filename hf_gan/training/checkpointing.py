@@ -223,6 +223,7 @@ def save_checkpoint(
     training loop's JSON-serialisable state; `generators` the loop's own torch.Generators. The folder is renamed from
     `.tmp` once complete, with its manifest written last; then only the newest `total_limit` checkpoints of this run
     are kept (checkpoints of other runs are never counted or deleted)."""
+    check_replicas_agree(models, accelerator)
     final = os.path.join(output_dir, f"checkpoint-{step}")
     staging = final + ".tmp"
     if accelerator.is_main_process:
@@ -270,6 +271,22 @@ def save_checkpoint(
                 _remove_checkpoint(path)
     accelerator.wait_for_everyone()
     return final
+
+
+def check_replicas_agree(models: dict, accelerator) -> None:
+    """Data-parallel processes hold the same weights if and only if their gradients were averaged: a checkpoint of
+    replicas that drifted apart would save process 0's alone, so it is refused."""
+    if accelerator.num_processes == 1:
+        return
+    for name, model in models.items():
+        parameters = [p.detach().double().sum() for p in accelerator.unwrap_model(model).parameters()]
+        checksums = accelerator.gather(torch.stack(parameters).sum().reshape(1).to(accelerator.device))
+        if not torch.equal(checksums, checksums[:1].expand_as(checksums)):
+            raise CheckpointError(
+                f"The {name}'s weights differ between the {accelerator.num_processes} processes (sums "
+                f"{checksums.tolist()}): their gradients were not averaged. Pass every trained model to "
+                "accelerator.prepare."
+            )
 
 
 def _remove_checkpoint(path: str) -> None:
