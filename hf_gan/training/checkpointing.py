@@ -233,7 +233,7 @@ def save_checkpoint(
     _write_json(os.path.join(staging, f"rng-{accelerator.process_index}.json"), _rng_state(generators or {}))
     if accelerator.is_main_process:
         for name, model in models.items():
-            weights = accelerator.unwrap_model(model).state_dict()
+            weights = bare_model(accelerator, model).state_dict()
             save_file(
                 {k: v.detach().cpu().contiguous() for k, v in weights.items()},
                 os.path.join(staging, f"{name}.safetensors"),
@@ -273,13 +273,20 @@ def save_checkpoint(
     return final
 
 
+def bare_model(accelerator, model: torch.nn.Module) -> torch.nn.Module:
+    """The module behind accelerate's wrappers and torch.compile's: the one whose state_dict has the model's own keys
+    (accelerate 1.15 keeps the compile wrapper unless told not to, and its state_dict keys start with `_orig_mod.`)."""
+    model = accelerator.unwrap_model(model)
+    return getattr(model, "_orig_mod", model)
+
+
 def check_replicas_agree(models: dict, accelerator) -> None:
     """Data-parallel processes hold the same weights if and only if their gradients were averaged: a checkpoint of
     replicas that drifted apart would save process 0's alone, so it is refused."""
     if accelerator.num_processes == 1:
         return
     for name, model in models.items():
-        parameters = [p.detach().double().sum() for p in accelerator.unwrap_model(model).parameters()]
+        parameters = [p.detach().double().sum() for p in bare_model(accelerator, model).parameters()]
         checksums = accelerator.gather(torch.stack(parameters).sum().reshape(1).to(accelerator.device))
         if not torch.equal(checksums, checksums[:1].expand_as(checksums)):
             raise CheckpointError(
@@ -314,7 +321,7 @@ def load_checkpoint(
     manifest = read_manifest(checkpoint, verify=False)
     for name, model in models.items():
         tensors = load_safetensors(_read_verified(checkpoint, manifest, f"{name}.safetensors"))
-        _load_weights(accelerator.unwrap_model(model), tensors, f"the {name} in {checkpoint}")
+        _load_weights(bare_model(accelerator, model), tensors, f"the {name} in {checkpoint}")
     for name, optimizer in optimizers.items():
         tensors = load_safetensors(_read_verified(checkpoint, manifest, f"optimizer-{name}.safetensors"))
         structure = json.loads(_read_verified(checkpoint, manifest, f"optimizer-{name}.json"))

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ..models import ConvAutoencoder
 from ..pipelines import AutoencoderPipeline
+from .checkpointing import bare_model
 from .utils import (
     TrainingState,
     add_common_arguments,
@@ -61,7 +62,7 @@ def sample_grid(args, accelerator, autoencoder, grid_images, step):
 def make_pipeline(accelerator, model, data):
     """The pipeline of a copy of the model, with its sampling prior fitted to the codes of (up to 20k) training
     images."""
-    autoencoder = copy.deepcopy(accelerator.unwrap_model(model)).eval()
+    autoencoder = copy.deepcopy(bare_model(accelerator, model)).eval()
     codes = torch.cat(
         [
             autoencoder.encode(to_model_range(data.images[i : i + 1000], accelerator.device))
@@ -92,7 +93,7 @@ def train(args, accelerator, run):
     state.resume_if_asked(run, accelerator, {optimizer: args.learning_rate})
     init_trackers(args, accelerator)
     grid_images = to_model_range(data.images[:32], accelerator.device)
-    save_grid = functools.partial(sample_grid, args, accelerator, accelerator.unwrap_model(model), grid_images)
+    save_grid = functools.partial(sample_grid, args, accelerator, bare_model(accelerator, model), grid_images)
     pipeline = functools.partial(make_pipeline, accelerator, model, data)
 
     progress = progress_bar(args, accelerator, state)

@@ -22,6 +22,7 @@ from accelerate.logging import get_logger
 from ..losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
 from ..models import DCGANDiscriminator, DCGANGenerator
 from ..pipelines import ConditionalGANPipeline, GANPipeline
+from .checkpointing import bare_model
 from .utils import (
     TrainingState,
     add_common_arguments,
@@ -178,9 +179,9 @@ def sample_grid(args, accelerator, ema_generator, latents, labels, step):
 
 def make_pipeline(args, accelerator, generator, discriminator, ema_generator, label_names):
     """A pipeline of copies of the EMA (or, with --no_ema, the raw) generator and of the discriminator."""
-    g = ema_generator if not args.no_ema else accelerator.unwrap_model(generator)
+    g = ema_generator if not args.no_ema else bare_model(accelerator, generator)
     g = copy.deepcopy(g).eval()
-    d = copy.deepcopy(accelerator.unwrap_model(discriminator)).eval()
+    d = copy.deepcopy(bare_model(accelerator, discriminator)).eval()
     if label_names is not None:
         return ConditionalGANPipeline(g, d, id2label=dict(enumerate(label_names)))
     return GANPipeline(g, d)
@@ -220,7 +221,7 @@ def discriminate(discriminator, images, labels, class_logits=False, code_logits=
 def discriminator_step(args, accelerator, generator, discriminator, optimizer, real, labels, noise, split_code):
     """One step on D: ascend log D(x) + log(1 - D(G(z))) (or the hinge loss), plus the AC-GAN class loss on real
     images and the InfoGAN code loss on fakes where they are on. Returns the loss and the real and fake logits."""
-    config = accelerator.unwrap_model(discriminator).config
+    config = bare_model(accelerator, discriminator).config
     with accelerator.autocast():
         with torch.no_grad():
             fake = generator(noise, labels)
@@ -307,10 +308,10 @@ def train(args, accelerator, run):
     generator, discriminator, optimizer_g, optimizer_d = accelerator.prepare(
         generator, discriminator, optimizer_g, optimizer_d
     )
-    discriminator_module = accelerator.unwrap_model(discriminator)
+    discriminator_module = bare_model(accelerator, discriminator)
     if args.compile:  # the generator step's D, outside DDP (accelerate compiled the prepared models)
         discriminator_module = torch.compile(discriminator_module)
-    split_code = accelerator.unwrap_model(generator).split_code
+    split_code = bare_model(accelerator, generator).split_code
 
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema_generator}
     state = TrainingState(args.seed, models, optimizers={"generator": optimizer_g, "discriminator": optimizer_d})
@@ -342,7 +343,7 @@ def train(args, accelerator, run):
             args, accelerator, generator, discriminator_module, optimizer_g, labels, noise, split_code
         )
         ema_decay = 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step))
-        update_ema(ema_generator, accelerator.unwrap_model(generator), ema_decay)
+        update_ema(ema_generator, bare_model(accelerator, generator), ema_decay)
         state.step += 1
         after_step(
             args,
