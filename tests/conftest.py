@@ -1,4 +1,5 @@
-"""Test setup: a private Hugging Face cache and a local Hub server that the real huggingface_hub client talks to.
+"""Test setup: private Hugging Face and hf_gan caches, and a local Hub server that the real huggingface_hub client
+talks to.
 
 huggingface_hub reads HF_ENDPOINT when it is imported, so the server starts here, before any test module imports it.
 """
@@ -18,6 +19,7 @@ os.environ.update(
     HF_ENDPOINT=HUB_URL,
     HF_HUB_DISABLE_XET="1",
     HF_HOME=tempfile.mkdtemp(prefix="hf_gan_tests_home_"),
+    HF_GAN_CACHE=tempfile.mkdtemp(prefix="hf_gan_tests_cache_"),  # reference features of test sets stay out of ~
     HF_TOKEN="hf_test_token",
     HF_HUB_DISABLE_TELEMETRY="1",
     HF_HUB_DISABLE_PROGRESS_BARS="1",
