@@ -14,6 +14,7 @@ from huggingface_hub import ModelCard
 
 from hf_gan import ConditionalGANPipeline
 from hf_gan.metrics import evaluate_pipeline
+from hf_gan.training.utils import read_preset
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,3 +145,11 @@ def test_colour_cgan_trains_pushes_reloads_generates_and_evaluates(shapes, tmp_p
     assert result.dataset_type == os.path.basename(shapes) and result.dataset_name == os.path.basename(shapes)
     assert {r.metric_type for r in card.data.eval_results} >= {"fid", "kid", "fld", "class_accuracy"}
     assert "MNIST" not in card.content and "mnist" not in str(card.data.to_dict()).lower()
+
+
+def test_cifar10_preset_is_the_mnist_cgan_recipe_but_for_the_data():
+    data_keys = {"dataset_name", "output_dir"}
+    cifar, mnist = read_preset("cifar10_cgan"), read_preset("mnist_cgan")
+    assert {k: v for k, v in cifar.items() if k not in data_keys} == {
+        k: v for k, v in mnist.items() if k not in data_keys
+    }
