@@ -178,6 +178,8 @@ def update_card_metrics(
         raise ValueError(f"{card_path} has no hf_gan metrics section (<!-- hf_gan:metrics:start --> ... end -->).")
     card.text = METRICS_RE.sub(lambda m: m.group(1) + metrics_markdown(metrics, protocol) + m.group(2), card.text)
     card.data.eval_results = eval_results(metrics, dataset_id, dataset_name, dataset_split)
+    if dataset_id.count("/") == 1 and dataset_id not in (card.data.datasets or []):  # a Hub id: the Hub links it
+        card.data.datasets = [*(card.data.datasets or []), dataset_id]
     card.data.model_name = card.data.model_name or os.path.basename(os.path.dirname(os.path.abspath(card_path)))
     card.save(card_path)
     return card

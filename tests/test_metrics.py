@@ -172,6 +172,9 @@ def mnist_like(tmp_path):
 
 def test_evaluate_cli_prints_writes_json_and_updates_the_card(mnist_like, capsys):
     data, pipe = mnist_like
+    card = ModelCard.load(os.path.join(pipe, "README.md"))
+    card.data.datasets = None  # as when trained from a local copy without --hub_dataset_id
+    card.save(os.path.join(pipe, "README.md"))
     assert (
         cli_main(
             [
@@ -205,6 +208,7 @@ def test_evaluate_cli_prints_writes_json_and_updates_the_card(mnist_like, capsys
     )  # 5 significant digits
     assert "Not evaluated yet" not in card.text and "| fld |" in card.text
     assert card.data.eval_results[0].dataset_type == "ylecun/mnist"  # the flag, for a local copy of a Hub dataset
+    assert card.data.datasets == ["ylecun/mnist"]  # and the card's dataset list, which the Hub links
     # a second evaluation rewrites the section instead of appending another; the old --update-card still works, and
     # without --dataset_id the model-index names the evaluated folder, not MNIST
     cli_main(["evaluate", pipe, "--dataset", data, "--num_samples", "40", "--metrics", "classifier", "--update-card"])
