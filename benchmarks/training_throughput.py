@@ -49,6 +49,8 @@ def bare_loop(config, images, labels, steps):
         extra_layers=config.get("discriminator_extra_layers", 0),
         categorical_code=code_size,
     )
+    g.to(memory_format=torch.channels_last)  # as train_gan does
+    d.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(g).requires_grad_(False)
     betas = (config["adam_beta1"], config["adam_beta2"])
     opt_g = torch.optim.Adam(g.parameters(), lr=config["generator_lr"], betas=betas)
@@ -59,7 +61,7 @@ def bare_loop(config, images, labels, steps):
     start = time.perf_counter()
     for step in range(steps):
         idx = torch.randint(0, len(images), (batch,))
-        real = images[idx].float().div_(127.5).sub_(1)
+        real = images[idx].float().div_(127.5).sub_(1).contiguous(memory_format=torch.channels_last)
         y = labels[idx] if num_classes else None
         noise = torch.randn(batch, g.config.latent_dim)
         with torch.no_grad():
