@@ -34,6 +34,7 @@ def main():
     parser.add_argument("--metrics", default="classifier", help="comma-separated, among fid, kid, classifier")
     parser.add_argument("--update_card", "--update-card", action="store_true")
     parser.add_argument("--only", nargs="*", help="zoo folder names to measure (default: all)")
+    parser.add_argument("--device", default="cpu", help="where the pipelines and the Inception network run, e.g. cuda")
     args = parser.parse_args()
     os.chdir(ROOT)  # paths (and the protocol written into the cards) relative to the repository root
     for name, bars in BARS.items():
@@ -46,6 +47,7 @@ def main():
             num_samples=args.num_samples,
             dataset_id="ylecun/mnist",
             update_card=args.update_card,
+            device=args.device,
         )
         print(f"\n{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
         for metric, (op, bar) in bars.items():

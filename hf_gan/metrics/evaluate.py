@@ -211,10 +211,9 @@ def evaluate_pipeline(
 
         network = InceptionFeatures()
         key = dataset_key(dataset, split, resolution, channels, len(real))
-        real_features = cached_features(key, lambda: real, network)
-        scores = fid_kid(
-            inception_features(fake, network, desc="Inception features of samples"), real_features, seed=seed
-        )
+        real_features = cached_features(key, lambda: real, network, device=device)
+        fake_features = inception_features(fake, network, device=device, desc="Inception features of samples")
+        scores = fid_kid(fake_features, real_features, seed=seed)
         results.update({k: v for k, v in scores.items() if k in metrics or k == "kid_std" and "kid" in metrics})
     if "classifier" in metrics:
         results.update(
