@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -326,7 +327,7 @@ def test_checkpoint_limit_and_a_killed_run_leaves_only_complete_checkpoints(idx_
     process.send_signal(signal.SIGKILL)
     process.wait()
     complete = sorted(
-        (n for n in os.listdir(out) if n.startswith("checkpoint-") and not n.endswith(".tmp")),
+        (n for n in os.listdir(out) if re.fullmatch(r"checkpoint-\d+", n)),  # not .tmp / .deleting (killed mid-way)
         key=lambda n: int(n.split("-")[1]),
     )
     assert 1 <= len(complete) <= 2  # the total limit rotates old ones away
