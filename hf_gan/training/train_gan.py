@@ -219,10 +219,11 @@ def discriminate(discriminator, images, labels, class_logits=False, code_logits=
     return discriminator(images, labels), None
 
 
-def discriminator_step(args, accelerator, generator, discriminator, optimizer, real, labels, noise, split_code):
+def discriminator_step(
+    args, accelerator, generator, discriminator, config, optimizer, real, labels, noise, split_code
+):
     """One step on D: ascend log D(x) + log(1 - D(G(z))) (or the hinge loss), plus the AC-GAN class loss on real
     images and the InfoGAN code loss on fakes where they are on. Returns the loss and the real and fake logits."""
-    config = bare_model(accelerator, discriminator).config
     with accelerator.autocast():
         with torch.no_grad():
             fake = generator(noise, labels)
@@ -313,10 +314,12 @@ def train(args, accelerator, run):
     generator, discriminator, optimizer_g, optimizer_d = accelerator.prepare(
         generator, discriminator, optimizer_g, optimizer_d
     )
-    discriminator_module = bare_model(accelerator, discriminator)
+    # the bare modules, looked up once: the generator step's D (outside DDP), the EMA's source, D's config
+    generator_module, discriminator_module = bare_model(accelerator, generator), bare_model(accelerator, discriminator)
+    discriminator_config = discriminator_module.config
     if args.compile:  # the generator step's D, outside DDP (accelerate compiled the prepared models)
         discriminator_module = torch.compile(discriminator_module)
-    split_code = bare_model(accelerator, generator).split_code
+    split_code = generator_module.split_code
 
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema_generator}
     state = TrainingState(args.seed, models, optimizers={"generator": optimizer_g, "discriminator": optimizer_d})
@@ -341,14 +344,23 @@ def train(args, accelerator, run):
             real, labels = next_real_batch(data, batcher, state, accelerator.device, conditional)
             noise = next_noise(args, state, batcher, accelerator, latent_dim)
             loss_d, real_logits, fake_logits = discriminator_step(
-                args, accelerator, generator, discriminator, optimizer_d, real, labels, noise, split_code
+                args,
+                accelerator,
+                generator,
+                discriminator,
+                discriminator_config,
+                optimizer_d,
+                real,
+                labels,
+                noise,
+                split_code,
             )
         noise = next_noise(args, state, batcher, accelerator, latent_dim)
         loss_g = generator_step(
             args, accelerator, generator, discriminator_module, optimizer_g, labels, noise, split_code
         )
         ema_decay = 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step))
-        update_ema(ema_generator, bare_model(accelerator, generator), ema_decay)
+        update_ema(ema_generator, generator_module, ema_decay)
         state.step += 1
         after_step(
             args,
