@@ -1,16 +1,20 @@
 """Training throughput: images/s of hf_gan.training.train_gan against a bare PyTorch loop of the same networks, loss
-and batch, in the same process.
+and batch, in the same process, on the device accelerate picks (the GPU when there is one).
 
     python benchmarks/training_throughput.py [--config mnist_cgan] [--steps 300]
+    python benchmarks/training_throughput.py --mixed_precision no bf16 fp16 --steps 2000   # on a GPU
 
 The script's figure is its own clock of training-step time (train_results.json); the bare loop is a plain
 `for` loop with the same D step, G step (with the preset's AC-GAN class loss or InfoGAN code loss) and EMA update,
-and none of accelerate, logging or checkpoint logic. The two alternate (script, bare, script, bare, ...) and the
-medians are compared. Both see one global batch of real MNIST digits per D step, so an image counts once per D step.
+and none of accelerate, logging or checkpoint logic; on a GPU it keeps the dataset there and uses fused Adam, as the
+script does, and fp16 scales the losses with one GradScaler, as accelerate does. The two alternate (script, bare,
+script, bare, ...) and the medians are compared. Both see one global batch of real MNIST digits per D step, so an
+image counts once per D step.
 """
 
 import argparse
 import copy
+import functools
 import json
 import os
 import statistics
@@ -18,6 +22,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from accelerate.state import AcceleratorState
 
 from hf_gan import DCGANDiscriminator, DCGANGenerator
 from hf_gan.data import load_image_dataset, prepare_image_dataset
@@ -29,9 +34,12 @@ from hf_gan.training.utils import read_preset, update_ema
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def bare_loop(config, images, labels, steps):
-    """The same networks and losses in a plain PyTorch loop; returns images/s."""
+def bare_step(config, images, labels, device, mixed_precision="no", compile=False, for_graph=False):
+    """One training step of the same networks and losses, as a plain function of the step number. `for_graph`: a
+    step that a CUDA graph can capture (Adam keeps its step count on the GPU, random numbers come from the default
+    CUDA generator, and the EMA decay is fixed at its final value)."""
     torch.manual_seed(0)
+    images, labels = images.to(device), labels.to(device)
     num_classes = 10 if config["model"] == "cgan" else None
     code_size = config.get("categorical_code", 0)
     g = DCGANGenerator(
@@ -49,67 +57,113 @@ def bare_loop(config, images, labels, steps):
         extra_layers=config.get("discriminator_extra_layers", 0),
         categorical_code=code_size,
     )
-    g.to(memory_format=torch.channels_last)  # as train_gan does
-    d.to(memory_format=torch.channels_last)
+    layout = train_gan.memory_format(device)  # as train_gan does
+    g.to(device, memory_format=layout)
+    d.to(device, memory_format=layout)
     ema = copy.deepcopy(g).requires_grad_(False)
-    betas = (config["adam_beta1"], config["adam_beta2"])
-    opt_g = torch.optim.Adam(g.parameters(), lr=config["generator_lr"], betas=betas)
-    opt_d = torch.optim.Adam(d.parameters(), lr=config["discriminator_lr"], betas=betas)
+    g_run, d_run = (torch.compile(g), torch.compile(d)) if compile else (g, d)
+    betas, fused = (config["adam_beta1"], config["adam_beta2"]), device.type == "cuda" or None
+    adam = functools.partial(torch.optim.Adam, betas=betas, fused=fused, capturable=for_graph)
+    opt_g, opt_d = adam(g.parameters(), lr=config["generator_lr"]), adam(d.parameters(), lr=config["discriminator_lr"])
+    dtype = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mixed_precision]
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    scaler = torch.amp.GradScaler(device.type, enabled=mixed_precision == "fp16")
     batch, objective = config["train_batch_size"], config["objective"]
     class_weight, code_weight = config.get("class_loss_weight", 0), config.get("code_loss_weight", 1.0)
+    noise_rng = None if for_graph else torch.Generator(device).manual_seed(0)
+    ema_decay = config.get("ema_decay", 0.999)
 
-    start = time.perf_counter()
-    for step in range(steps):
-        idx = torch.randint(0, len(images), (batch,))
-        real = images[idx].float().div_(127.5).sub_(1).contiguous(memory_format=torch.channels_last)
+    def optimise(loss, optimizer):
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def step(number):
+        idx = torch.randint(0, len(images), (batch,), device=device, generator=noise_rng)
+        real = images[idx].float().div_(127.5).sub_(1).contiguous(memory_format=layout)
         y = labels[idx] if num_classes else None
-        noise = torch.randn(batch, g.config.latent_dim)
-        with torch.no_grad():
-            fake = g(noise, y)
-        if class_weight:  # AC-GAN: D classifies the real images
-            real_logits, class_logits = d(real, y, return_class_logits=True)
-        else:
-            real_logits = d(real, y)
-        if code_size:  # InfoGAN: D reads the code off the fakes
-            fake_logits, code_logits = d(fake, y, return_code_logits=True)
-        else:
-            fake_logits = d(fake, y)
-        loss_d = discriminator_loss(objective, real_logits, fake_logits)
-        if class_weight:
-            loss_d = loss_d + class_weight * F.cross_entropy(class_logits, y)
-        if code_size:
-            loss_d = loss_d + code_weight * F.cross_entropy(code_logits, g.split_code(noise)[1])
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        noise = torch.randn(batch, g.config.latent_dim, device=device, generator=noise_rng)
+        with autocast:
+            with torch.no_grad():
+                fake = g_run(noise, y)
+            if class_weight:  # AC-GAN: D classifies the real images
+                real_logits, class_logits = d_run(real, y, return_class_logits=True)
+            else:
+                real_logits = d_run(real, y)
+            if code_size:  # InfoGAN: D reads the code off the fakes
+                fake_logits, code_logits = d_run(fake, y, return_code_logits=True)
+            else:
+                fake_logits = d_run(fake, y)
+            loss_d = discriminator_loss(objective, real_logits.float(), fake_logits.float())
+            if class_weight:
+                loss_d = loss_d + class_weight * F.cross_entropy(class_logits.float(), y)
+            if code_size:
+                loss_d = loss_d + code_weight * F.cross_entropy(code_logits.float(), g.split_code(noise)[1])
+        optimise(loss_d, opt_d)
 
         d.requires_grad_(False)
-        noise = torch.randn(batch, g.config.latent_dim)
-        fake = g(noise, y)
-        if class_weight:
-            fake_logits, class_logits = d(fake, y, return_class_logits=True)
-        elif code_size:
-            fake_logits, code_logits = d(fake, y, return_code_logits=True)
-        else:
-            fake_logits = d(fake, y)
-        loss_g = generator_loss(objective, fake_logits)
-        if class_weight:
-            loss_g = loss_g + class_weight * F.cross_entropy(class_logits, y)
-        if code_size:
-            loss_g = loss_g + code_weight * F.cross_entropy(code_logits, g.split_code(noise)[1])
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        noise = torch.randn(batch, g.config.latent_dim, device=device, generator=noise_rng)
+        with autocast:
+            fake = g_run(noise, y)
+            if class_weight:
+                fake_logits, class_logits = d_run(fake, y, return_class_logits=True)
+            elif code_size:
+                fake_logits, code_logits = d_run(fake, y, return_code_logits=True)
+            else:
+                fake_logits = d_run(fake, y)
+            loss_g = generator_loss(objective, fake_logits.float())
+            if class_weight:
+                loss_g = loss_g + class_weight * F.cross_entropy(class_logits.float(), y)
+            if code_size:
+                loss_g = loss_g + code_weight * F.cross_entropy(code_logits.float(), g.split_code(noise)[1])
+        optimise(loss_g, opt_g)
         d.requires_grad_(True)
-        update_ema(ema, g, min(config.get("ema_decay", 0.999), (1 + step) / (10 + step)))
-        if step % 20 == 0:
+        update_ema(ema, g, ema_decay if for_graph else min(ema_decay, (1 + number) / (10 + number)))
+        return loss_d
+
+    return step
+
+
+def bare_loop(config, images, labels, steps, device, mixed_precision="no", compile=False):
+    """The bare step in a plain `for` loop; returns images/s."""
+    step = bare_step(config, images, labels, device, mixed_precision, compile)
+    start = time.perf_counter()
+    for i in range(steps):
+        loss_d = step(i)
+        if i % 20 == 0:
             loss_d.item()  # the script syncs for its progress bar about as often
-    return steps * batch / (time.perf_counter() - start)
+    loss_d.item()  # the queued GPU work is part of the time
+    return steps * config["train_batch_size"] / (time.perf_counter() - start)
 
 
-def script_loop(config_path, dataset, steps, output_dir):
+def graphed_loop(config, images, labels, steps, device, mixed_precision="no"):
+    """The bare step captured once as a CUDA graph and replayed: what the step costs without kernel-launch overhead
+    (an upper bound for this loop; the EMA decay is frozen). Returns images/s."""
+    step = bare_step(config, images, labels, device, mixed_precision, for_graph=True)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up before capture, as torch.cuda.graphs asks
+        for i in range(3):
+            step(i)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        loss_d = step(3)
+    start = time.perf_counter()
+    for i in range(steps):
+        graph.replay()
+        if i % 20 == 0:
+            loss_d.item()
+    loss_d.item()
+    return steps * config["train_batch_size"] / (time.perf_counter() - start)
+
+
+def script_loop(config_path, dataset, steps, output_dir, extra_args):
+    AcceleratorState._reset_state()  # each run sets its own mixed precision, as a fresh process would
     train_gan.main(
-        [
+        extra_args
+        + [
             "--config",
             config_path,
             "--dataset_name",
@@ -127,8 +181,7 @@ def script_loop(config_path, dataset, steps, output_dir):
     )
     with open(os.path.join(output_dir, "train_results.json")) as file:
         seconds = json.load(file)["train_minutes"] * 60
-    batch_size = read_preset(config_path)["train_batch_size"]
-    return steps * batch_size / seconds
+    return steps * read_preset(config_path)["train_batch_size"] / seconds
 
 
 def main():
@@ -137,21 +190,39 @@ def main():
     parser.add_argument("--dataset_name", default=os.path.join(ROOT, "..", "shared", "data", "mnist"))
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mixed_precision", nargs="+", default=["no"], choices=["no", "bf16", "fp16"])
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks in both loops")
+    parser.add_argument("--cuda_graph", action="store_true", help="also time the bare step replayed as a CUDA graph")
     parser.add_argument("--output_dir", default="/tmp/hf_gan_throughput")
     args = parser.parse_args()
     config = read_preset(args.config)
     data = prepare_image_dataset(load_image_dataset(args.dataset_name))
-    ours, bare = [], []
-    for _ in range(args.rounds):
-        ours.append(script_loop(args.config, args.dataset_name, args.steps, args.output_dir))
-        bare.append(bare_loop(config, data.images, data.labels, args.steps))
-        print(f"train_gan {ours[-1]:.0f} img/s, bare loop {bare[-1]:.0f} img/s", flush=True)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where accelerate puts train_gan
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    rows = []
+    for precision in args.mixed_precision:
+        extra = ["--mixed_precision", precision] + (["--compile"] if args.compile else [])
+        ours, bare = [], []
+        for _ in range(args.rounds):
+            ours.append(script_loop(args.config, args.dataset_name, args.steps, args.output_dir, extra))
+            bare.append(bare_loop(config, data.images, data.labels, args.steps, device, precision, args.compile))
+            print(f"{precision}: train_gan {ours[-1]:.0f} img/s, bare loop {bare[-1]:.0f} img/s", flush=True)
+        rows.append((precision, statistics.median(ours), statistics.median(bare)))
+        if args.cuda_graph and precision != "fp16":  # loss scaling decides on the host whether to step
+            try:
+                graphed = graphed_loop(config, data.images, data.labels, args.steps, device, precision)
+                print(f"{precision}: bare step as one CUDA graph {graphed:.0f} img/s", flush=True)
+            except Exception as error:  # report and go on: the other figures stand
+                print(f"{precision}: CUDA graph capture failed: {type(error).__name__}: {error}", flush=True)
     print(
-        f"median: train_gan {statistics.median(ours):.0f} img/s, "
-        f"bare PyTorch loop {statistics.median(bare):.0f} img/s, "
-        f"ratio {statistics.median(ours) / statistics.median(bare):.3f} "
-        f"(torch threads {torch.get_num_threads()}, batch {config['train_batch_size']})"
+        f"\n{args.config}, batch {config['train_batch_size']}, {args.steps} steps x {args.rounds} rounds, "
+        f"{'compiled' if args.compile else 'eager'}, on {name} (torch {torch.__version__}); medians:"
     )
+    for precision, ours, bare in rows:
+        print(
+            f"  {precision:>4}: train_gan {ours:8.0f} img/s, bare PyTorch loop {bare:8.0f} img/s, "
+            f"ratio {ours / bare:.3f}"
+        )
 
 
 if __name__ == "__main__":

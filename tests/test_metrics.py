@@ -25,7 +25,7 @@ from hf_gan.metrics import (
     load_mnist_classifier,
     precision_recall,
 )
-from hf_gan.metrics.evaluate import classify, generate
+from hf_gan.metrics.evaluate import classify, evaluate_images, generate
 from hf_gan.metrics.inception import InceptionFeatures, cached_features, dataset_key, fid_kid, inception_features
 from hf_gan.model_card import write_model_card
 
@@ -60,6 +60,18 @@ def test_precision_recall_known_cases():
     one_half = real[real[:, 0] > 0]
     precision, recall = precision_recall(real, one_half)
     assert precision > 0.95 and 0.3 < recall < 0.7
+
+
+def test_histogram_deviation_is_measured_against_the_proportions_the_samples_should_have():
+    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    classifier = load_mnist_classifier()
+    predicted = classify(images, classifier)[1]
+    assert class_histogram(predicted, 10).max() > 0.2  # noise is classified very unevenly
+    # a cGAN asked for those (uneven) labels, and an unconditional model whose real data have them: no deviation
+    conditional = evaluate_images(images, images, fake_labels=predicted, classifier=classifier)
+    unconditional = evaluate_images(images, images, real_labels=predicted, classifier=classifier)
+    assert conditional["histogram_max_deviation_pp"] == 0 == unconditional["histogram_max_deviation_pp"]
+    assert evaluate_images(images, images, classifier=classifier)["histogram_max_deviation_pp"] > 10  # vs uniform
 
 
 def test_class_histogram():

@@ -66,7 +66,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--width", type=int, default=16, help="channels of the first convolutions")
+    parser.add_argument("--feature_dim", type=int, default=128, help="size of the feature layer (FLD's space)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_dir", default="outputs/classifier")
     parser.add_argument("--push_to_hub", action="store_true")
@@ -86,6 +87,7 @@ def main(argv=None):
         )
     model = ImageClassifier(
         width=args.width,
+        feature_dim=args.feature_dim,
         num_classes=len(label_names),
         in_channels=train_images.shape[1],
         sample_size=train_images.shape[-1],

@@ -165,7 +165,13 @@ def _set_rng_state(state: dict, generators: dict) -> None:
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda"]])
     for key, generator in generators.items():
-        generator.set_state(torch.tensor(state["generators"][key], dtype=torch.uint8))
+        saved = torch.tensor(state["generators"][key], dtype=torch.uint8)
+        if saved.numel() != generator.get_state().numel():  # CPU (Mersenne Twister) and CUDA (Philox) states differ
+            raise CheckpointError(
+                f"The checkpoint's {key!r} generator was saved on another kind of device than this run's "
+                f"{generator.device.type}: resume on the kind of device (CPU or GPU) that wrote it."
+            )
+        generator.set_state(saved)
 
 
 def _split_optimizer_state(state_dict: dict) -> tuple[dict, dict]:

@@ -221,7 +221,15 @@ class IndexBatcher:
     uninterrupted run would have, and every process takes its own slice of the same global batch.
     """
 
-    def __init__(self, num_samples: int, global_batch_size: int, seed: int, rank: int = 0, num_processes: int = 1):
+    def __init__(
+        self,
+        num_samples: int,
+        global_batch_size: int,
+        seed: int,
+        rank: int = 0,
+        num_processes: int = 1,
+        device: str | torch.device = "cpu",
+    ):
         if global_batch_size % num_processes:
             raise ValueError(
                 f"train_batch_size={global_batch_size} must be divisible by the {num_processes} processes."
@@ -233,7 +241,7 @@ class IndexBatcher:
             )
         self.num_samples, self.global_batch_size, self.seed = num_samples, global_batch_size, seed
         self.local_batch_size = global_batch_size // num_processes
-        self.rank = rank
+        self.rank, self.device = rank, device
         self.batches_per_epoch = num_samples // global_batch_size
         self._epoch, self._permutation = None, None
 
@@ -241,7 +249,8 @@ class IndexBatcher:
         epoch, position = divmod(batch_number, self.batches_per_epoch)
         if epoch != self._epoch:
             generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            self._epoch, self._permutation = epoch, torch.randperm(self.num_samples, generator=generator)
+            permutation = torch.randperm(self.num_samples, generator=generator).to(self.device)
+            self._epoch, self._permutation = epoch, permutation
         start = position * self.global_batch_size + self.rank * self.local_batch_size
         return self._permutation[start : start + self.local_batch_size]
 
@@ -260,8 +269,18 @@ def load_training_data(args, accelerator, require_labels):
         max_samples=args.max_train_samples,
         num_classes=args.num_classes,
     )
+    device = accelerator.device
+    if device.type == "cuda" and data.images.nbytes < torch.cuda.mem_get_info(device)[0] // 4:
+        # the whole dataset on the GPU (uint8): batches are gathered there, with no copy or host sync per step
+        data.images = data.images.to(device)
+        data.labels = None if data.labels is None else data.labels.to(device)
     batcher = IndexBatcher(
-        len(data), args.train_batch_size, args.seed, accelerator.process_index, accelerator.num_processes
+        len(data),
+        args.train_batch_size,
+        args.seed,
+        accelerator.process_index,
+        accelerator.num_processes,
+        device=data.images.device,
     )
     return data, batcher
 
@@ -273,13 +292,14 @@ class TrainingState:
     """What a checkpoint holds: the models and optimizers (dicts by name), the step counters, the noise generator and
     the losses last logged (so that a run resumed at its final step still reports them)."""
 
-    def __init__(self, seed: int, models: dict, optimizers: dict):
+    def __init__(self, seed: int, models: dict, optimizers: dict, device: str | torch.device = "cpu"):
         self.models, self.optimizers = models, optimizers
         self.step = 0  # optimiser steps of the generator (or of the autoencoder)
         self.batches_seen = 0
         self.train_seconds = 0.0  # wall-clock time spent in training steps, summed over resumed runs
         self.stats = {}
-        self.noise = torch.Generator().manual_seed(seed)
+        # on the training device: noise drawn on the CPU would need a copy, and a host sync, every step
+        self.noise = torch.Generator(device).manual_seed(seed)
 
     def save_checkpoint(self, run: RunFolder, accelerator, total_limit: int | None) -> str:
         counters = {
@@ -339,8 +359,8 @@ def progress_bar(args, accelerator, state):
 @torch.no_grad()
 def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied."""
-    for ema_param, param in zip(ema_model.parameters(), model.parameters()):
-        ema_param.lerp_(param.detach(), 1 - decay)
+    # one fused kernel launch for all parameters rather than one per tensor (launches bound a GPU step)
+    torch._foreach_lerp_(list(ema_model.parameters()), [p.detach() for p in model.parameters()], 1 - decay)
     for ema_buffer, buffer in zip(ema_model.buffers(), model.buffers()):
         ema_buffer.copy_(buffer)
 
@@ -351,8 +371,8 @@ def after_step(args, accelerator, run, state, progress, compute_stats, sample_gr
     step = state.step
     saving = step % args.checkpointing_steps == 0 or (args.save_every and step % args.save_every == 0)
     if saving or step % args.logging_steps == 0 or step == args.max_train_steps:
-        state.tick()
         state.stats = compute_stats()  # a device sync: only on these steps
+        state.tick()  # after the sync, so that the clock counts the GPU's queued work
         check_finite(state.stats, step, run)
         progress.set_postfix({k: f"{v:.4g}" for k, v in state.stats.items()})
         accelerator.log(state.stats, step=step)
