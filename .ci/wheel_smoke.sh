@@ -12,6 +12,13 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 .venv/bin/python -m build --outdir "$WORK/dist" . > "$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log"; exit 1; }
+# pip's own route (`pip wheel .`: an isolated build with the newest setuptools) must build it too, with the same files
+.venv/bin/python -m pip wheel --no-deps --wheel-dir "$WORK/pip" . > "$WORK/pip.log" 2>&1 || { tail -30 "$WORK/pip.log"; exit 1; }
+.venv/bin/python - "$WORK"/pip/*.whl "$WORK"/dist/*.whl <<'PYTHON'
+import sys, zipfile
+pip_files, build_files = (set(zipfile.ZipFile(path).namelist()) for path in sys.argv[1:])
+assert pip_files == build_files, f"pip wheel . and python -m build differ: {sorted(pip_files ^ build_files)}"
+PYTHON
 python3 -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
 "$PY" -m pip install --quiet "torch==2.13.0"
