@@ -50,7 +50,7 @@ def test_a_cpu_generator_gives_the_same_images_on_cpu_and_gpu():
     assert (first.cpu() - on_cpu).abs().max() > 0.1
 
 
-def test_training_data_noise_and_batches_stay_on_the_gpu(idx_folder):
+def test_training_data_noise_and_batches_stay_on_the_gpu():
     state = TrainingState(0, {}, {}, device=torch.device("cuda"))
     assert state.noise.device.type == "cuda"
     batcher = IndexBatcher(96, 8, seed=0, device=torch.device("cuda"))
