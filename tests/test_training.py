@@ -21,7 +21,7 @@ from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
 from hf_gan.training import train_autoencoder, train_gan
 from hf_gan.training.checkpointing import read_manifest
-from hf_gan.training.utils import TrainingDiverged
+from hf_gan.training.utils import TrainingDiverged, read_preset
 from hf_gan.visuals import pipeline_grid
 
 
@@ -480,6 +480,22 @@ def test_config_preset_sets_defaults_and_flags_override(idx_folder, tmp_path):
     preset.write_text("learning_rate_typo: 1\n")
     with pytest.raises(SystemExit):
         run_gan(tmp_path, idx_folder, "--config", str(preset), name="typo")
+
+
+def test_the_long_cgan_preset_is_the_short_one_with_a_longer_schedule():
+    schedule = {
+        "train_batch_size",
+        "max_train_steps",
+        "lr_decay_steps",
+        "output_dir",
+        "checkpointing_steps",
+        "sample_every",
+    }
+    long, short = read_preset("mnist_cgan_long"), read_preset("mnist_cgan")
+    assert {k: v for k, v in long.items() if k not in schedule} == {
+        k: v for k, v in short.items() if k not in schedule
+    }
+    assert long["max_train_steps"] * long["train_batch_size"] > short["max_train_steps"] * short["train_batch_size"]
 
 
 # -- bad input: a clear error before any training step ---------------------------------------------------------------
