@@ -15,7 +15,14 @@ PYTHON=${PYTHON:-python3}
 BUILD=$(mktemp -d)
 trap 'rm -rf "$BUILD"' EXIT
 "$PYTHON" -m venv "$BUILD/venv"
-"$BUILD/venv/bin/python" -m pip install --quiet "setuptools==61.0.0" "wheel==0.43.0"
+# exactly what [build-system] declares, setuptools at its lowest: an undeclared build requirement fails here
+"$BUILD/venv/bin/python" -m pip install --quiet "setuptools==61.0.0" $("$BUILD/venv/bin/python" -c '
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    from pip._vendor import tomli as tomllib
+requires = tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]
+print(" ".join(r for r in requires if not r.startswith("setuptools")))')
 "$BUILD/venv/bin/python" -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$BUILD/dist" .
 HF_GAN_WHEEL=$(ls "$BUILD"/dist/hf_gan-*.whl) .venv-lowest/bin/python -m pytest -p no:cacheprovider \
     tests/test_hub.py tests/test_pipelines.py tests/test_packaging.py
