@@ -482,6 +482,12 @@ def test_config_preset_sets_defaults_and_flags_override(idx_folder, tmp_path):
         run_gan(tmp_path, idx_folder, "--config", str(preset), name="typo")
 
 
+def test_a_preset_with_a_base_is_the_base_with_its_own_settings_on_top(tmp_path):
+    variant = tmp_path / "variant.yaml"
+    variant.write_text("base: mnist_cgan\nmax_train_steps: 7\n")
+    assert read_preset(str(variant)) == {**read_preset("mnist_cgan"), "max_train_steps": 7}
+
+
 def test_the_long_cgan_preset_is_the_short_one_with_a_longer_schedule():
     schedule = {
         "train_batch_size",

@@ -41,16 +41,20 @@ def preset_names() -> list[str]:
 
 
 def read_preset(name_or_path: str) -> dict:
-    """A YAML file, or the name of a preset shipped with hf_gan (`mnist_cgan`, ...)."""
+    """A YAML file, or the name of a preset shipped with hf_gan (`mnist_cgan`, ...). A preset that sets `base: OTHER`
+    is OTHER with its own settings on top, so that a variant states only what it changes."""
     if os.path.isfile(name_or_path):
         with open(name_or_path, encoding="utf-8") as file:
-            return yaml.safe_load(file) or {}
-    if name_or_path in preset_names():
-        return yaml.safe_load((PRESETS / f"{name_or_path}.yaml").read_text(encoding="utf-8")) or {}
-    raise FileNotFoundError(
-        f"--config {name_or_path}: no such file, and not one of the shipped presets "
-        f"{preset_names()}. Pass a preset name or the path of a YAML file."
-    )
+            preset = yaml.safe_load(file) or {}
+    elif name_or_path in preset_names():
+        preset = yaml.safe_load((PRESETS / f"{name_or_path}.yaml").read_text(encoding="utf-8")) or {}
+    else:
+        raise FileNotFoundError(
+            f"--config {name_or_path}: no such file, and not one of the shipped presets "
+            f"{preset_names()}. Pass a preset name or the path of a YAML file."
+        )
+    base = preset.pop("base", None)
+    return {**read_preset(base), **preset} if base else preset
 
 
 def parse_args_with_config(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
