@@ -186,6 +186,19 @@ def test_the_total_limit_prunes_only_this_runs_checkpoints(accelerator, tmp_path
     assert find_latest_checkpoint(out, "new-run") == os.path.join(out, "checkpoint-12")
 
 
+def test_an_optimizer_whose_learning_rate_is_a_tensor_checkpoints_as_a_number(accelerator, tmp_path):
+    trainer = Trainer(seed=0)
+    trainer.train(2)
+    for group in trainer.optimizer.param_groups:  # as train_gan --cuda_graph keeps it
+        group["lr"] = torch.tensor(0.005)
+    checkpoint = trainer.save(str(tmp_path), "run", accelerator)
+    with open(os.path.join(checkpoint, "optimizer-model.json")) as file:
+        assert json.load(file)["param_groups"][0]["lr"] == pytest.approx(0.005)
+    resumed = Trainer(seed=1)
+    resumed.load(checkpoint, accelerator)
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(0.005)
+
+
 def test_a_checkpoint_is_never_unpickled(accelerator, tmp_path):
     """A downloaded checkpoint with pickles in it (accelerate's format, or planted): loading reads safetensors and
     JSON only, and the code in the pickle never runs."""

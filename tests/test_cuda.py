@@ -4,12 +4,14 @@ README's "On a GPU" section, measured with benchmarks/training_throughput.py and
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 from test_training import TINY_GAN, synthetic_digits, weights, write_idx
 
 from hf_gan import ConditionalGANPipeline
+from hf_gan.training.train_gan import cuda_graphed, make_graph_safe, set_learning_rates
 from hf_gan.training.utils import IndexBatcher, TrainingState
 
 
@@ -78,3 +80,62 @@ def test_a_gpu_checkpoint_does_not_resume_on_the_cpu(idx_folder, tmp_path):
     result = subprocess.run([*command, *flags], capture_output=True, text=True, timeout=300, env=cpu_only)
     assert result.returncode != 0 and "another kind of device" in result.stderr, result.stderr[-3000:]
     assert os.path.isdir(os.path.join(out, "checkpoint-2"))  # nothing lost
+
+
+def test_a_cuda_graphed_step_follows_the_rate_schedule_the_noise_stream_and_its_inputs():
+    x = torch.randn(16, 4, device="cuda")
+
+    def setup():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 1).cuda()
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.1, fused=True)
+        noise = torch.Generator("cuda").manual_seed(0)
+
+        def step(inputs, scale):
+            noisy = inputs + torch.randn(inputs.shape, device="cuda", generator=noise)
+            loss = (model(noisy) * scale).square().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        return model, optimizer, noise, step
+
+    eager_model, eager_optimizer, _, eager_step = setup()
+    graph_model, graph_optimizer, noise, graph_step = setup()
+    make_graph_safe(graph_optimizer, torch.device("cuda"))
+    graph_step = cuda_graphed(graph_step, noise, warmup_steps=2)
+    args = SimpleNamespace(max_train_steps=10, lr_decay_steps=10)
+    for step in range(10):  # steps 0-1 eager, 2 captured, 2-9 replayed
+        for optimizer in (eager_optimizer, graph_optimizer):
+            set_learning_rates(args, SimpleNamespace(step=step), {optimizer: 0.1})
+        inputs = x * (step + 1)
+        eager_loss = eager_step(inputs, 1.0 + step).clone()
+        torch.testing.assert_close(graph_step(inputs, 1.0 + step), eager_loss)
+    torch.testing.assert_close(graph_model.weight, eager_model.weight)
+    assert float(graph_optimizer.param_groups[0]["lr"]) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("precision", ["no", "bf16", "fp16"])
+def test_a_cuda_graph_run_trains_as_the_eager_one_and_resumes_exactly(precision, idx_folder, tmp_path):
+    flags = ["--mixed_precision", precision, "--checkpointing_steps", "5", "--model", "cgan", "--logging_steps", "3"]
+    flags += ["--class_loss_weight", "0.1", "--class_conditional_norm", "--max_train_steps", "10"]
+    decaying = ["--lr_decay_steps", "8"]  # the rates change every step from step 2 on: a graph must follow them
+    eager = run(str(tmp_path / "eager"), idx_folder, *flags, *decaying)
+    graphed = run(str(tmp_path / "graphed"), idx_folder, *flags, *decaying, "--cuda_graph")
+    # resumed against straight without the decay, which depends on --max_train_steps (5 in the first half)
+    straight = run(str(tmp_path / "straight"), idx_folder, *flags, "--cuda_graph")
+    resumed = str(tmp_path / "resumed")
+    run(resumed, idx_folder, *flags, "--cuda_graph", "--max_train_steps", "5")
+    run(resumed, idx_folder, *flags, "--cuda_graph", "--resume_from_checkpoint", "latest")
+    largest = {
+        name: max((a[k] - b[k]).abs().max().item() for k in a if a[k].is_floating_point())
+        for name, (a, b) in {
+            "graph vs eager": (weights(eager), weights(graphed)),
+            "resumed vs straight": (weights(straight), weights(resumed)),
+        }.items()
+    }
+    print(precision, largest)
+    assert all(torch.isfinite(v).all() for v in weights(graphed).values() if v.is_floating_point())
+    # the same kernels and noise, replayed: measured 1.2e-7 (fp32), 1.9e-6 (bf16), 2.4e-7 (fp16) on an H200
+    assert largest["graph vs eager"] < 1e-4 and largest["resumed vs straight"] < 1e-4, largest

@@ -21,7 +21,7 @@ from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
 from hf_gan.training import train_autoencoder, train_gan
 from hf_gan.training.checkpointing import read_manifest
-from hf_gan.training.utils import TrainingDiverged, read_preset
+from hf_gan.training.utils import TrainingDiverged, read_preset, update_ema
 from hf_gan.visuals import pipeline_grid
 
 
@@ -430,6 +430,26 @@ def test_compiled_training_equals_eager_and_checkpoints_plain_weights(idx_folder
     for name in ("generator", "discriminator"):
         saved = load_file(os.path.join(out, "checkpoint-2", f"{name}.safetensors"))
         assert saved.keys() == load_file(os.path.join(fp32_run, "checkpoint-2", f"{name}.safetensors")).keys()
+
+
+def test_cuda_graph_needs_a_gpu_and_is_refused_on_the_cpu_before_any_work(idx_folder, tmp_path):
+    out = str(tmp_path / "graphed")
+    with pytest.raises(ValueError, match="--cuda_graph needs a single CUDA GPU; this run has 1 process.* on cpu"):
+        train_gan.main(["--dataset_name", idx_folder, "--output_dir", out, *TINY_GAN, "--cuda_graph"])
+    assert not os.path.exists(os.path.join(out, "checkpoint-1"))
+    with pytest.raises(ValueError, match="does not capture the R1 penalty"):
+        train_gan.main(["--dataset_name", idx_folder, "--output_dir", out, "--cuda_graph", "--r1_gamma", "1"])
+
+
+def test_the_ema_takes_its_decay_as_a_number_or_as_a_tensor_alike():
+    torch.manual_seed(0)
+    model, by_number, by_tensor = (torch.nn.Linear(3, 2) for _ in range(3))
+    by_tensor.load_state_dict(by_number.state_dict())
+    update_ema(by_number, model, 0.9)
+    update_ema(by_tensor, model, torch.tensor(0.9))  # a CUDA graph's input
+    for number, tensor, target in zip(by_number.parameters(), by_tensor.parameters(), model.parameters()):
+        torch.testing.assert_close(tensor, number)
+        assert not torch.equal(number, target)
 
 
 def test_push_to_hub_at_the_end_never_writes_the_token(idx_folder, tmp_path):

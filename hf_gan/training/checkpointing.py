@@ -184,7 +184,11 @@ def _split_optimizer_state(state_dict: dict) -> tuple[dict, dict]:
                 tensors[f"{param_id}.{key}"] = value.detach().cpu().contiguous()
             else:
                 values.setdefault(str(param_id), {})[key] = value
-    return tensors, {"param_groups": state_dict["param_groups"], "values": values}
+    groups = [  # a CUDA graph's Adam keeps its rate in a tensor (train_gan.make_graph_safe)
+        {key: value.item() if isinstance(value, torch.Tensor) else value for key, value in group.items()}
+        for group in state_dict["param_groups"]
+    ]
+    return tensors, {"param_groups": groups, "values": values}
 
 
 def _join_optimizer_state(tensors: dict, structure: dict, optimizer) -> dict:

@@ -106,6 +106,12 @@ def parse_args():
     train.add_argument("--r1_gamma", type=float, default=0.0, help="weight of the R1 penalty on real data (0: off)")
     train.add_argument("--ema_decay", type=float, default=0.999, help="EMA of the generator's weights")
     train.add_argument("--no_ema", action="store_true", help="save and sample the raw generator")
+    train.add_argument(
+        "--cuda_graph",
+        action="store_true",
+        help="replay each training step as one CUDA graph (one GPU, the dataset on it): a small GAN's step is bound "
+        "by kernel launches, which the graph does away with (README, 'On a GPU')",
+    )
     return parser
 
 
@@ -114,6 +120,22 @@ def check_model_arguments(args):
         raise ValueError("--class_loss_weight needs a class-conditional model (--model cgan).")
     if args.categorical_code and args.model == "cgan":
         raise ValueError("--categorical_code is for an unconditional model (--model gan): a cGAN has its labels.")
+    if args.cuda_graph and args.r1_gamma > 0:
+        raise ValueError("--cuda_graph does not capture the R1 penalty's double backward: drop one of the two.")
+
+
+def check_cuda_graph(accelerator, data):
+    """--cuda_graph replays a fixed sequence of GPU work: one process, one GPU, batches gathered on it."""
+    if accelerator.device.type != "cuda" or accelerator.num_processes > 1:
+        raise ValueError(
+            f"--cuda_graph needs a single CUDA GPU; this run has {accelerator.num_processes} process(es) on "
+            f"{accelerator.device.type}. Leave it out here."
+        )
+    if data.images.device.type != "cuda":
+        raise ValueError(
+            "--cuda_graph needs the dataset on the GPU, and it takes more than a quarter of the GPU's free memory "
+            "here: leave --cuda_graph out, or lower --max_train_samples or --resolution."
+        )
 
 
 def build_models(args, num_classes, channels, resolution):
@@ -200,13 +222,53 @@ def set_learning_rates(args, state, learning_rates):
     decay = min(1.0, (args.max_train_steps - state.step) / args.lr_decay_steps)
     for optimizer, lr in learning_rates.items():
         for group in optimizer.param_groups:
-            group["lr"] = lr * decay
+            if isinstance(group["lr"], torch.Tensor):  # a CUDA graph's Adam reads its rate from this tensor
+                group["lr"].fill_(lr * decay)
+            else:
+                group["lr"] = lr * decay
 
 
-def next_real_batch(data, batcher, state, device, conditional):
-    """Real images in [-1, 1] and their labels: this process's slice of the next global batch."""
-    indices = batcher.indices(state.batches_seen)
-    state.batches_seen += 1
+def make_graph_safe(optimizer, device):
+    """Adam as a CUDA graph can replay it: capturable, with its rate in a GPU tensor that the schedule fills."""
+    for group in optimizer.param_groups:
+        group["capturable"] = True
+        group["lr"] = torch.tensor(float(group["lr"]), device=device)
+
+
+def cuda_graphed(step, generator, warmup_steps=3):
+    """`step(*inputs)` (tensors or floats) replayed as one CUDA graph. Each call copies its inputs into the graph's
+    own and returns the graph's outputs, overwritten by the next call. The first `warmup_steps` calls run eagerly on
+    a side stream, as capture asks (cuDNN picks its kernels, Adam makes its state), the next one is captured.
+    `generator`, the step's noise, advances with each replay as it would eagerly."""
+    graph = torch.cuda.CUDAGraph()
+    graph.register_generator_state(generator)
+    inputs, outputs, calls = None, None, 0
+
+    def replay(*values):
+        nonlocal inputs, outputs, calls
+        if inputs is None:
+            inputs = [torch.tensor(v, device="cuda") if isinstance(v, float) else v.clone() for v in values]
+        for tensor, value in zip(inputs, values):
+            tensor.fill_(value) if isinstance(value, float) else tensor.copy_(value)  # no host sync either way
+        if calls < warmup_steps:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                outputs = step(*inputs)
+            torch.cuda.current_stream().wait_stream(side)
+        else:
+            if calls == warmup_steps:
+                with torch.cuda.graph(graph):
+                    outputs = step(*inputs)
+            graph.replay()
+        calls += 1
+        return outputs
+
+    return replay
+
+
+def real_batch(data, indices, device, conditional):
+    """Real images in [-1, 1] and their labels, at `indices` (this process's slice of a global batch)."""
     images = data.images[indices].to(device, non_blocking=True).float().div_(127.5).sub_(1)
     images = images.contiguous(memory_format=memory_format(device))
     return images, data.labels[indices].to(device) if conditional else None
@@ -294,7 +356,7 @@ def step_stats(loss_d, loss_g, real_logits, fake_logits) -> dict:
 def main(argv=None):
     args = prepare_run(parse_args(), argv)
     check_model_arguments(args)
-    accelerator = make_accelerator(args)
+    accelerator = make_accelerator(args, cuda_graph=args.cuda_graph)
     with open_run_folder(args, accelerator) as run:
         train(args, accelerator, run)
 
@@ -303,6 +365,8 @@ def train(args, accelerator, run):
     conditional = args.model == "cgan"
 
     data, batcher = load_training_data(args, accelerator, require_labels=conditional)
+    if args.cuda_graph:
+        check_cuda_graph(accelerator, data)
     label_names = data.label_names if conditional else None
     _, channels, resolution, _ = data.images.shape
 
@@ -346,12 +410,11 @@ def train(args, accelerator, run):
         f"{len(data)} images {channels}x{resolution}x{resolution}, batch {args.train_batch_size} on "
         f"{accelerator.num_processes} process(es), {args.max_train_steps} steps, starting at {state.step}"
     )
-    progress = progress_bar(args, accelerator, state)
-    for _ in progress:
-        if args.lr_decay_steps:
-            set_learning_rates(args, state, learning_rates)
-        for _ in range(args.d_steps):  # k discriminator steps, each on a fresh batch
-            real, labels = next_real_batch(data, batcher, state, accelerator.device, conditional)
+
+    def training_step(indices, ema_decay):
+        """k steps on D, one on each batch of `indices` (k x batch), a step on G, and the EMA update."""
+        for batch_indices in indices:
+            real, labels = real_batch(data, batch_indices, accelerator.device, conditional)
             noise = next_noise(args, state, batcher, accelerator, latent_dim)
             loss_d, real_logits, fake_logits = discriminator_step(
                 args,
@@ -369,8 +432,22 @@ def train(args, accelerator, run):
         loss_g = generator_step(
             args, accelerator, generator, discriminator_module, optimizer_g, labels, noise, split_code
         )
-        ema_decay = 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step))
         update_ema(ema_generator, generator_module, ema_decay)
+        return loss_d, loss_g, real_logits, fake_logits
+
+    if args.cuda_graph:
+        for optimizer in optimizers.values():
+            make_graph_safe(optimizer, accelerator.device)
+        training_step = cuda_graphed(training_step, state.noise)
+
+    progress = progress_bar(args, accelerator, state)
+    for _ in progress:
+        if args.lr_decay_steps:
+            set_learning_rates(args, state, learning_rates)
+        indices = torch.stack([batcher.indices(state.batches_seen + k) for k in range(args.d_steps)])
+        state.batches_seen += args.d_steps
+        ema_decay = 0.0 if args.no_ema else min(args.ema_decay, (1 + state.step) / (10 + state.step))
+        loss_d, loss_g, real_logits, fake_logits = training_step(indices, ema_decay)
         state.step += 1
         after_step(
             args,

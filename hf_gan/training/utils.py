@@ -15,7 +15,7 @@ import torch
 import yaml
 from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate.utils import AutocastKwargs, ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from ..data import DatasetError, load_image_dataset, prepare_image_dataset
@@ -179,11 +179,13 @@ def set_cpu_threads(num_threads: int | None) -> None:
     torch.set_num_threads(num_threads)
 
 
-def make_accelerator(args) -> Accelerator:
+def make_accelerator(args, cuda_graph: bool = False) -> Accelerator:
     """The run's Accelerator (mixed precision, compilation, trackers, logging folder), with logging set up and the
-    seed set, so that every process starts from the same weights."""
+    seed set, so that every process starts from the same weights. `cuda_graph`: the steps will be captured."""
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision,
+        # a CUDA graph cannot keep autocast's cache of cast weights (torch.cuda.graph's documentation)
+        kwargs_handlers=[AutocastKwargs(cache_enabled=False)] if cuda_graph else None,
         dynamo_backend="inductor" if args.compile else "no",
         log_with=None if args.report_to == "none" else args.report_to,
         project_config=ProjectConfiguration(
@@ -361,10 +363,16 @@ def progress_bar(args, accelerator, state):
 
 
 @torch.no_grad()
-def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied."""
-    # one fused kernel launch for all parameters rather than one per tensor (launches bound a GPU step)
-    torch._foreach_lerp_(list(ema_model.parameters()), [p.detach() for p in model.parameters()], 1 - decay)
+def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float | torch.Tensor) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied. `decay`
+    may be a 0-dim tensor on the models' device (a CUDA graph's input, which changes between replays)."""
+    # fused kernel launches for all parameters rather than one per tensor (launches bound a GPU step)
+    ema, params = list(ema_model.parameters()), [p.detach() for p in model.parameters()]
+    if isinstance(decay, torch.Tensor):
+        torch._foreach_mul_(ema, decay)
+        torch._foreach_add_(ema, torch._foreach_mul(params, 1 - decay))
+    else:
+        torch._foreach_lerp_(ema, params, 1 - decay)
     for ema_buffer, buffer in zip(ema_model.buffers(), model.buffers()):
         ema_buffer.copy_(buffer)
 
