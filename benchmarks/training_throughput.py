@@ -12,7 +12,9 @@ script does, and fp16 scales the losses with one GradScaler, as accelerate does.
 script, bare, ...) and the medians are compared. Both see one global batch of real MNIST digits per D step, so an
 image counts once per D step. With --cuda_graph both replay their step as one CUDA graph (train_gan --cuda_graph, and
 the bare step captured by hand), and with --compile both compile the networks first; either way the one-off costs
-(compilation, warm-up steps, capture) are inside both clocks, so short runs understate the steady rate.
+(compilation, warm-up steps, capture) are inside both clocks, so short runs understate the steady rate; --warm_up
+times only the second half of runs twice as long (the script's clock from the checkpoint it writes at half-way, whose
+writing falls in the timed half).
 """
 
 import argparse
@@ -128,11 +130,16 @@ def bare_step(config, images, labels, device, mixed_precision="no", compile=Fals
     return step
 
 
-def bare_loop(config, images, labels, steps, device, mixed_precision="no", compile=False):
-    """The bare step in a plain `for` loop; returns images/s."""
+def bare_loop(config, images, labels, steps, device, mixed_precision="no", compile=False, warm_up=False):
+    """The bare step in a plain `for` loop (after as many untimed steps, with `warm_up`); returns images/s."""
     step = bare_step(config, images, labels, device, mixed_precision, compile)
+    untimed = steps if warm_up else 0
+    for i in range(untimed):
+        step(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
-    for i in range(steps):
+    for i in range(untimed, untimed + steps):
         loss_d = step(i)
         if i % 20 == 0:
             loss_d.item()  # the script syncs for its progress bar about as often
@@ -140,7 +147,7 @@ def bare_loop(config, images, labels, steps, device, mixed_precision="no", compi
     return steps * config["train_batch_size"] / (time.perf_counter() - start)
 
 
-def graphed_loop(config, images, labels, steps, device, mixed_precision="no", compile=False):
+def graphed_loop(config, images, labels, steps, device, mixed_precision="no", compile=False, warm_up=False):
     """The bare step captured once as a CUDA graph and replayed, by hand (the EMA decay and learning rates are
     frozen, and batches are drawn inside the graph: less work per step than train_gan's). Returns images/s."""
     step = bare_step(config, images, labels, device, mixed_precision, compile, for_graph=True)
@@ -154,7 +161,10 @@ def graphed_loop(config, images, labels, steps, device, mixed_precision="no", co
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         loss_d = step(3)
-    for i in range(steps - 3):  # 3 warm-up steps, then the graph (capture runs nothing)
+    for i in range(steps - 3 + steps * warm_up):  # 3 warm-up steps, then the graph (capture runs nothing)
+        if warm_up and i == steps - 3:
+            torch.cuda.synchronize()
+            start = time.perf_counter()
         graph.replay()
         if i % 20 == 0:
             loss_d.item()
@@ -162,7 +172,7 @@ def graphed_loop(config, images, labels, steps, device, mixed_precision="no", co
     return steps * config["train_batch_size"] / (time.perf_counter() - start)
 
 
-def script_loop(config_path, dataset, steps, output_dir, extra_args):
+def script_loop(config_path, dataset, steps, output_dir, extra_args, warm_up=False):
     AcceleratorState._reset_state()  # each run sets its own mixed precision, as a fresh process would
     train_gan.main(
         extra_args
@@ -175,15 +185,18 @@ def script_loop(config_path, dataset, steps, output_dir, extra_args):
             output_dir,
             "--overwrite_output_dir",
             "--max_train_steps",
-            str(steps),
+            str(2 * steps if warm_up else steps),
             "--checkpointing_steps",
-            str(10 * steps),
+            str(steps if warm_up else 10 * steps),
             "--sample_every",
             "0",
         ]
     )
     with open(os.path.join(output_dir, "train_results.json")) as file:
         seconds = json.load(file)["train_minutes"] * 60
+    if warm_up:
+        with open(os.path.join(output_dir, f"checkpoint-{steps}", "state.json")) as file:
+            seconds -= json.load(file)["state"]["train_seconds"]
     return steps * read_preset(config_path)["train_batch_size"] / seconds
 
 
@@ -196,6 +209,7 @@ def main():
     parser.add_argument("--mixed_precision", nargs="+", default=["no"], choices=["no", "bf16", "fp16"])
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks in both loops")
     parser.add_argument("--cuda_graph", action="store_true", help="both loops replay their step as a CUDA graph")
+    parser.add_argument("--warm_up", action="store_true", help="time the second half of runs of twice --steps")
     parser.add_argument("--output_dir", default="/tmp/hf_gan_throughput")
     args = parser.parse_args()
     config = read_preset(args.config)
@@ -208,11 +222,14 @@ def main():
         loop = graphed_loop if args.cuda_graph else bare_loop
         ours, bare = [], []
         for _ in range(args.rounds):
-            ours.append(script_loop(args.config, args.dataset_name, args.steps, args.output_dir, extra))
-            bare.append(loop(config, data.images, data.labels, args.steps, device, precision, args.compile))
+            ours.append(script_loop(args.config, args.dataset_name, args.steps, args.output_dir, extra, args.warm_up))
+            bare.append(
+                loop(config, data.images, data.labels, args.steps, device, precision, args.compile, args.warm_up)
+            )
             print(f"{precision}: train_gan {ours[-1]:.0f} img/s, bare loop {bare[-1]:.0f} img/s", flush=True)
         rows.append((precision, statistics.median(ours), statistics.median(bare)))
     mode = ("compiled" if args.compile else "eager") + (", as CUDA graphs" if args.cuda_graph else "")
+    mode += f", after {args.steps} untimed" if args.warm_up else ""
     print(
         f"\n{args.config}, batch {config['train_batch_size']}, {args.steps} steps x {args.rounds} rounds, {mode}, "
         f"on {name} (torch {torch.__version__}); medians:"

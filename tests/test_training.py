@@ -432,6 +432,23 @@ def test_compiled_training_equals_eager_and_checkpoints_plain_weights(idx_folder
         assert saved.keys() == load_file(os.path.join(fp32_run, "checkpoint-2", f"{name}.safetensors")).keys()
 
 
+def test_the_throughput_benchmark_times_the_second_half_of_both_loops_with_warm_up(tmp_path):
+    images, labels = synthetic_digits(n=128, size=28, num_classes=10)
+    write_idx(tmp_path, "train", images, labels, compress=True)
+    script = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "training_throughput.py"
+    )
+    command = [sys.executable, script, "--dataset_name", str(tmp_path), "--steps", "3", "--rounds", "1", "--warm_up"]
+    result = subprocess.run(
+        [*command, "--output_dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"no: train_gan +\d+ img/s, bare PyTorch loop +\d+ img/s, ratio \d\.\d+", result.stdout)
+    assert "3 steps x 1 rounds, eager, after 3 untimed" in result.stdout
+    # the script trained 6 steps and was timed from the checkpoint of step 3
+    assert os.path.isdir(tmp_path / "runs" / "checkpoint-3") and os.path.isdir(tmp_path / "runs" / "checkpoint-6")
+
+
 def test_cuda_graph_needs_a_gpu_and_is_refused_on_the_cpu_before_any_work(idx_folder, tmp_path):
     out = str(tmp_path / "graphed")
     with pytest.raises(ValueError, match="--cuda_graph needs a single CUDA GPU; this run has 1 process.* on cpu"):
