@@ -525,20 +525,20 @@ def test_a_preset_with_a_base_is_the_base_with_its_own_settings_on_top(tmp_path)
     assert read_preset(str(variant)) == {**read_preset("mnist_cgan"), "max_train_steps": 7}
 
 
-def test_the_long_cgan_preset_is_the_short_one_with_a_longer_schedule():
-    schedule = {
+def test_the_long_cgan_preset_is_the_short_one_with_a_longer_schedule_and_a_stronger_class_term():
+    changed = {
         "train_batch_size",
         "max_train_steps",
         "lr_decay_steps",
+        "class_loss_weight",
         "output_dir",
         "checkpointing_steps",
         "sample_every",
     }
     long, short = read_preset("mnist_cgan_long"), read_preset("mnist_cgan")
-    assert {k: v for k, v in long.items() if k not in schedule} == {
-        k: v for k, v in short.items() if k not in schedule
-    }
+    assert {k: v for k, v in long.items() if k not in changed} == {k: v for k, v in short.items() if k not in changed}
     assert long["max_train_steps"] * long["train_batch_size"] > short["max_train_steps"] * short["train_batch_size"]
+    assert long["class_loss_weight"] > short["class_loss_weight"] > 0
 
 
 # -- bad input: a clear error before any training step ---------------------------------------------------------------
