@@ -240,18 +240,17 @@ def cuda_graphed(step, generator, warmup_steps=3):
     own and returns the graph's outputs, overwritten by the next call. The first `warmup_steps` calls run eagerly on
     a side stream, as capture asks (cuDNN picks its kernels, Adam makes its state), the next one is captured.
     `generator`, the step's noise, advances with each replay as it would eagerly."""
-    graph = torch.cuda.CUDAGraph()
+    graph, side = torch.cuda.CUDAGraph(), torch.cuda.Stream(generator.device)
     graph.register_generator_state(generator)
     inputs, outputs, calls = None, None, 0
 
     def replay(*values):
         nonlocal inputs, outputs, calls
         if inputs is None:
-            inputs = [torch.tensor(v, device="cuda") if isinstance(v, float) else v.clone() for v in values]
+            inputs = [torch.tensor(v, device=generator.device) if isinstance(v, float) else v.clone() for v in values]
         for tensor, value in zip(inputs, values):
             tensor.fill_(value) if isinstance(value, float) else tensor.copy_(value)  # no host sync either way
         if calls < warmup_steps:
-            side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 outputs = step(*inputs)
