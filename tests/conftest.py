@@ -44,6 +44,26 @@ TINY = dict(sample_size=8, base_channels=4)
 NUM_CLASSES = 3
 
 
+def accelerate_launch(num_processes: int = 1) -> list:
+    """`accelerate launch` as a user types it, in full precision and without a config file; two or more processes
+    run as --multi_gpu, which on a CPU means gloo."""
+    several = ["--multi_gpu", "--main_process_port", "0"] if num_processes > 1 else []
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *several,
+        "--num_processes",
+        str(num_processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
+
+
 def make_pipeline(kind: str, seed: int = 0):
     """A tiny seeded pipeline of `kind` ("gan", "cgan" or "autoencoder"), in eval mode, with non-trivial norms."""
     torch.manual_seed(seed)

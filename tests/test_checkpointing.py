@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from accelerate import Accelerator
+from conftest import accelerate_launch
 
 from hf_gan.training.checkpointing import (
     CheckpointError,
@@ -421,20 +422,7 @@ def test_two_processes_each_resume_their_own_random_state(tmp_path):
     out = tmp_path / "out"
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--multi_gpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            "0",
+            *accelerate_launch(2),
             str(script),
             str(out),
         ],

@@ -10,6 +10,7 @@ import numpy as np
 import PIL.Image
 import PIL.ImageDraw
 import pytest
+from conftest import accelerate_launch
 from huggingface_hub import ModelCard
 
 from hf_gan import ConditionalGANPipeline
@@ -58,17 +59,7 @@ def shapes(tmp_path_factory):
 def train_gan(*flags, cwd):
     """Runs GAN training as a user would, through `accelerate launch` (the one place that names the script)."""
     command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--num_processes",
-        "1",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        *accelerate_launch(),
         "-m",
         "hf_gan.training.train_gan",
         *flags,

@@ -15,6 +15,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from conftest import accelerate_launch
 from safetensors.torch import load_file
 
 from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
@@ -368,20 +369,7 @@ def test_two_processes_with_accelerate_on_cpu(idx_folder, tmp_path):
     two = str(tmp_path / "two")
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--multi_gpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "--main_process_port",
-            "0",
+            *accelerate_launch(2),
             "-m",
             "hf_gan.training.train_gan",
             *flags,
