@@ -13,8 +13,8 @@ script, bare, ...) and the medians are compared. Both see one global batch of re
 image counts once per D step. With --cuda_graph both replay their step as one CUDA graph (train_gan --cuda_graph, and
 the bare step captured by hand), and with --compile both compile the networks first; either way the one-off costs
 (compilation, warm-up steps, capture) are inside both clocks, so short runs understate the steady rate; --warm_up
-times only the second half of runs twice as long (the script's clock from the checkpoint it writes at half-way, whose
-writing falls in the timed half).
+times only the second half of runs twice as long (the script's clock from the checkpoint it writes at half-way; its
+clock leaves out the time spent writing checkpoints and sample grids).
 """
 
 import argparse

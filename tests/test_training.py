@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import datasets
 import numpy as np
@@ -22,7 +23,7 @@ from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
 from hf_gan.training import train_autoencoder, train_gan
 from hf_gan.training.checkpointing import read_manifest
-from hf_gan.training.utils import TrainingDiverged, read_preset, update_ema
+from hf_gan.training.utils import TrainingDiverged, TrainingState, after_step, read_preset, update_ema
 from hf_gan.visuals import pipeline_grid
 
 
@@ -435,6 +436,20 @@ def test_the_throughput_benchmark_times_the_second_half_of_both_loops_with_warm_
     assert "3 steps x 1 rounds, eager, after 3 untimed" in result.stdout
     # the script trained 6 steps and was timed from the checkpoint of step 3
     assert os.path.isdir(tmp_path / "runs" / "checkpoint-3") and os.path.isdir(tmp_path / "runs" / "checkpoint-6")
+
+
+def test_the_training_clock_leaves_out_the_time_spent_writing_sample_grids_and_checkpoints():
+    # the benchmark's warm-up half ends with a checkpoint that the bare loop does not write
+    never = 10**6
+    args = SimpleNamespace(
+        checkpointing_steps=never, save_every=0, sample_every=1, logging_steps=never, max_train_steps=2
+    )
+    state = TrainingState(0, {}, {})
+    quiet = SimpleNamespace(is_main_process=True, log=lambda *a, **k: None, set_postfix=lambda *a: None)
+    state.start_clock()
+    for state.step in (1, 2):
+        after_step(args, quiet, None, state, quiet, lambda: {"loss_d": 1.0}, lambda step: time.sleep(0.5), None)
+    assert state.train_seconds < 0.25, state.train_seconds  # two grids took 0.5 s each; the steps took none
 
 
 def test_cuda_graph_needs_a_gpu_and_is_refused_on_the_cpu_before_any_work(idx_folder, tmp_path):

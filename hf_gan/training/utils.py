@@ -382,13 +382,14 @@ def after_step(args, accelerator, run, state, progress, compute_stats, sample_gr
     saved; kept in `state.stats`), draw a sample grid, checkpoint, and save the pipeline."""
     step = state.step
     saving = step % args.checkpointing_steps == 0 or (args.save_every and step % args.save_every == 0)
-    if saving or step % args.logging_steps == 0 or step == args.max_train_steps:
+    sampling = args.sample_every and step % args.sample_every == 0
+    if saving or sampling or step % args.logging_steps == 0 or step == args.max_train_steps:
         state.stats = compute_stats()  # a device sync: only on these steps
         state.tick()  # after the sync, so that the clock counts the GPU's queued work
         check_finite(state.stats, step, run)
         progress.set_postfix({k: f"{v:.4g}" for k, v in state.stats.items()})
         accelerator.log(state.stats, step=step)
-    if args.sample_every and step % args.sample_every == 0 and accelerator.is_main_process:
+    if sampling and accelerator.is_main_process:
         sample_grid(step)
     if step % args.checkpointing_steps == 0:
         state.save_checkpoint(run, accelerator, args.checkpoints_total_limit)
@@ -399,6 +400,8 @@ def after_step(args, accelerator, run, state, progress, compute_stats, sample_gr
         and accelerator.is_main_process
     ):
         make_pipeline().save_pretrained(args.output_dir)
+    if saving or sampling:
+        state.start_clock()  # writing grids and checkpoints is not training-step time
 
 
 class TrainingDiverged(RuntimeError):
