@@ -15,7 +15,7 @@ import torch
 import yaml
 from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import AutocastKwargs, ProjectConfiguration, set_seed
+from accelerate.utils import AutocastKwargs, ProjectConfiguration, TorchDynamoPlugin, set_seed
 from tqdm.auto import tqdm
 
 from ..data import DatasetError, load_image_dataset, prepare_image_dataset
@@ -186,7 +186,10 @@ def make_accelerator(args, cuda_graph: bool = False) -> Accelerator:
         mixed_precision=args.mixed_precision,
         # a CUDA graph cannot keep autocast's cache of cast weights (torch.cuda.graph's documentation)
         kwargs_handlers=[AutocastKwargs(cache_enabled=False)] if cuda_graph else None,
-        dynamo_backend="inductor" if args.compile else "no",
+        # static shapes: with mixed precision G and D run through one forward wrapper of accelerate's, and dynamo's
+        # automatic dynamic shapes took their different inputs for one input of changing size (D compiled for any
+        # image size: slower kernels)
+        dynamo_plugin=TorchDynamoPlugin(backend="inductor" if args.compile else "no", dynamic=False),
         log_with=None if args.report_to == "none" else args.report_to,
         project_config=ProjectConfiguration(
             project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
@@ -412,10 +415,13 @@ def check_finite(stats, step, run):
     """Stops a run whose losses are NaN or infinite before it writes anything from that state."""
     bad = {k: v for k, v in stats.items() if not math.isfinite(v)}
     if bad:
-        last = find_latest_checkpoint(run.output_dir, run.run_id) or "none was written"
+        last = find_latest_checkpoint(run.output_dir, run.run_id)
+        restart = (
+            f"the last good checkpoint is {last}: resume from it" if last else "no checkpoint was written: start again"
+        )
         raise TrainingDiverged(
-            f"Training diverged at step {step}: {bad}. Nothing was saved from this state; the last good checkpoint is "
-            f"{last}. Resume from it with lower learning rates, or another --objective / --r1_gamma."
+            f"Training diverged at step {step}: {bad}. Nothing was saved from this state; {restart} with lower "
+            "learning rates, or another --objective / --r1_gamma."
         )
 
 
