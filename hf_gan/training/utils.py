@@ -188,7 +188,7 @@ def make_accelerator(args, cuda_graph: bool = False) -> Accelerator:
         kwargs_handlers=[AutocastKwargs(cache_enabled=False)] if cuda_graph else None,
         # static shapes: with mixed precision G and D run through one forward wrapper of accelerate's, and dynamo's
         # automatic dynamic shapes took their different inputs for one input of changing size (D compiled for any
-        # image size: slower kernels)
+        # image size; a tiny bf16 run on a CPU aborted in that code)
         dynamo_plugin=TorchDynamoPlugin(backend="inductor" if args.compile else "no", dynamic=False),
         log_with=None if args.report_to == "none" else args.report_to,
         project_config=ProjectConfiguration(
