@@ -389,8 +389,8 @@ def train(args, accelerator, run):
     # the bare modules, looked up once: the generator step's D (outside DDP), the EMA's source, D's config
     generator_module, discriminator_module = bare_model(accelerator, generator), bare_model(accelerator, discriminator)
     discriminator_config = discriminator_module.config
-    if args.compile:  # the generator step's D, outside DDP (accelerate compiled the prepared models), static too
-        discriminator_module = torch.compile(discriminator_module, dynamic=False)
+    if args.compile:  # the generator step's D, outside DDP, compiled as accelerate compiled the prepared models
+        discriminator_module = torch.compile(discriminator_module, **accelerator.state.dynamo_plugin.to_kwargs())
     split_code = generator_module.split_code
 
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema_generator}
