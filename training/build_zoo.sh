@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Rebuilds model_zoo/: trains the three MNIST presets one after another, keeps only the pipelines (no checkpoints),
 # then measures them on 10,000 samples and writes the figures into their cards. On a 2-core CPU the 14,000-step cGAN
-# takes about two hours (the shipped one: 116 minutes on one thread, beside another run) and the 24,000-step GAN
-# longer (not timed on a CPU; the shipped one: 78 s of steps on an H100 with --cuda_graph); the README's main command
-# trains the shorter mnist_cgan recipe instead (about 10 minutes).
+# takes about two hours (the shipped one: 116 minutes on one thread, beside another run) and the 24,000-step,
+# 64-channel GAN about five hours (169 images/s measured there; the shipped one: 3.7 minutes of steps on an H100 with
+# --cuda_graph, beside another run); the README's main command trains the shorter mnist_cgan recipe instead (about 10
+# minutes).
 #   bash training/build_zoo.sh            (MNIST idx files in ../shared/data/mnist, or MNIST=path/to/them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
