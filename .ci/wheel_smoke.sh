@@ -12,7 +12,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 .venv/bin/python -m build --outdir "$WORK/dist" . > "$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log"; exit 1; }
-# pip's own route (`pip wheel .`: an isolated build with the newest setuptools) must build it too, with the same files
+# pip's own route (`pip wheel .`: an isolated build with the newest hatchling) must build it too, with the same files
 .venv/bin/python -m pip wheel --no-deps --wheel-dir "$WORK/pip" . > "$WORK/pip.log" 2>&1 || { tail -30 "$WORK/pip.log"; exit 1; }
 .venv/bin/python - "$WORK"/pip/*.whl "$WORK"/dist/*.whl <<'PYTHON'
 import sys, zipfile
