@@ -384,9 +384,11 @@ def after_step(args, accelerator, run, state, progress, compute_stats, sample_gr
     """What follows each optimisation step: report and check the losses (on logging steps and before anything is
     saved; kept in `state.stats`), draw a sample grid, checkpoint, and save the pipeline."""
     step = state.step
-    saving = step % args.checkpointing_steps == 0 or (args.save_every and step % args.save_every == 0)
-    sampling = args.sample_every and step % args.sample_every == 0
-    if saving or sampling or step % args.logging_steps == 0 or step == args.max_train_steps:
+    checkpointing = step % args.checkpointing_steps == 0
+    saving = bool(args.save_every) and step % args.save_every == 0 and step != args.max_train_steps
+    sampling = bool(args.sample_every) and step % args.sample_every == 0
+    writing = checkpointing or saving or sampling
+    if writing or step % args.logging_steps == 0 or step == args.max_train_steps:
         state.stats = compute_stats()  # a device sync: only on these steps
         state.tick()  # after the sync, so that the clock counts the GPU's queued work
         check_finite(state.stats, step, run)
@@ -394,16 +396,11 @@ def after_step(args, accelerator, run, state, progress, compute_stats, sample_gr
         accelerator.log(state.stats, step=step)
     if sampling and accelerator.is_main_process:
         sample_grid(step)
-    if step % args.checkpointing_steps == 0:
+    if checkpointing:
         state.save_checkpoint(run, accelerator, args.checkpoints_total_limit)
-    if (
-        args.save_every
-        and step % args.save_every == 0
-        and step != args.max_train_steps
-        and accelerator.is_main_process
-    ):
+    if saving and accelerator.is_main_process:  # finish_run saves the last step's
         make_pipeline().save_pretrained(args.output_dir)
-    if saving or sampling:
+    if writing:
         state.start_clock()  # writing grids and checkpoints is not training-step time
 
 
