@@ -1,6 +1,6 @@
 """Goodfellow et al. (2014), Figure 1, reproduced: a GAN on one-dimensional data.
 
-    python examples/gan_1d.py --data gaussian --objective minimax --out gan_1d.png
+    python examples/gan_1d.py --data gaussian --objective minimax --out docs/images/gan_1d.png
 
 z is drawn uniformly and mapped by G to x = G(z); D is trained to tell x from data. The four panels show
 p_data (black, dotted), p_g (green, solid), D (blue, dashed) and the mapping z -> x (lines from the z line below to

@@ -10,6 +10,7 @@ of the demo is `pipe(..., generator=torch.Generator().manual_seed(seed + j), tru
 
 import importlib.metadata
 import os
+import re
 import shutil
 import tempfile
 
@@ -108,6 +109,22 @@ def build_demo(model, title: str | None = None, scale: int = 4, device: str = "c
     return demo
 
 
+def space_requirements(gradio_version: str) -> str:
+    """requirements.txt of an exported Space: hf_gan's own requirements and Gradio, each pinned to the version that
+    ran the export, so the Space runs what was tried here; torch from PyTorch's CPU wheels (a Space's default
+    hardware is a CPU, and PyPI's Linux torch pulls several GB of CUDA libraries)."""
+    requirements = [r for r in importlib.metadata.requires("hf_gan") or [] if "extra ==" not in r]
+    names = [re.match(r"[A-Za-z0-9._-]+", requirement).group(0) for requirement in requirements]
+    pins = {name: importlib.metadata.version(name).split("+")[0] for name in names}  # 2.13.0+cpu: 2.13.0
+    pins["gradio"] = gradio_version  # Spaces install it at sdk_version too: the same version
+    lines = [
+        "# Written by `hf-gan demo --export`: the versions the export ran with; torch as a CPU wheel.",
+        "--extra-index-url https://download.pytorch.org/whl/cpu",
+        *(f"{name}=={version}" for name, version in sorted(pins.items(), key=lambda item: item[0].lower())),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def export_space(model: str, folder: str, title: str | None = None, scale: int = 4) -> str:
     """Writes a Hugging Face Space that runs the demo of `model` (a folder, copied into the Space, or a Hub repo id)
     into `folder`, which must be empty or new; returns the folder."""
@@ -132,10 +149,8 @@ def export_space(model: str, folder: str, title: str | None = None, scale: int =
         file.write(
             APP_TEMPLATE.format(model_name=model_name, model_expression=model_expression, title=title, scale=scale)
         )
-    # hf_gan's own requirements (Spaces install Gradio itself, at sdk_version).
-    requirements = [r for r in importlib.metadata.requires("hf_gan") or [] if "extra ==" not in r]
     with open(os.path.join(folder, "requirements.txt"), "w", encoding="utf-8") as file:
-        file.write("\n".join(requirements) + "\n")
+        file.write(space_requirements(gradio.__version__))
     card_data = SpaceCardData(
         title=title,
         sdk="gradio",

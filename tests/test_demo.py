@@ -75,10 +75,15 @@ def test_exported_space_is_pushed_with_what_a_space_needs(exported_space):
     metadata = yaml.safe_load(readme.split("---")[1])
     assert metadata["sdk"] == "gradio" and metadata["app_file"] == "app.py"
     assert metadata["sdk_version"] == gradio.__version__
-    requirements = open(hf_hub_download("user/cgan-demo", "requirements.txt", repo_type="space")).read().split()
-    assert any(line.startswith("diffusers") for line in requirements) and any(
-        line.startswith("torch") for line in requirements
-    )
+    requirements = open(hf_hub_download("user/cgan-demo", "requirements.txt", repo_type="space")).read().splitlines()
+    # every requirement pinned to what ran the export (.ci/space_smoke.sh installs exactly these and runs the app)
+    import diffusers
+
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements  # torch's CPU wheels
+    pins = dict(line.split("==") for line in requirements if line and not line.startswith(("#", "--")))
+    assert pins["torch"] == torch.__version__.split("+")[0] and pins["diffusers"] == diffusers.__version__
+    assert pins["gradio"] == gradio.__version__
+    assert {"huggingface-hub", "safetensors", "accelerate", "numpy", "pillow"} <= set(pins)
 
 
 def test_exported_app_builds_the_demo_from_its_own_folder(exported_space, monkeypatch):
