@@ -189,10 +189,9 @@ def train_gan(
     )
 
 
-def plot_figure(snapshots, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
+def plot_figure(snapshots, path=None):
+    """Draws the panels of Figure 1; saves them to `path` if given, and returns the matplotlib figure (open when
+    no path is given, so that a notebook shows it)."""
     import matplotlib.pyplot as plt
 
     x = GRID.squeeze(1).numpy()
@@ -216,8 +215,10 @@ def plot_figure(snapshots, path):
         ax.set_yticks([0, 0.5, 1])
     axes[0].legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
 
 
 def main():
@@ -231,6 +232,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="gan_1d.png")
     args = parser.parse_args()
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script writes a file: no display needed
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     _, _, snapshots, _ = train_gan(
