@@ -110,7 +110,7 @@ def parse_args():
         "--cuda_graph",
         action="store_true",
         help="replay each training step as one CUDA graph (one GPU, the dataset on it): a small GAN's step is bound "
-        "by kernel launches, which the graph does away with (README, 'On a GPU')",
+        "by kernel launches, which the graph does away with (docs/benchmarks.md, 'On a GPU')",
     )
     return parser
 
