@@ -1,5 +1,6 @@
 """The GPU path: run where CUDA is (skipped elsewhere, CI included). Tiny models; the figures they guard are in
-docs/benchmarks.md's "On a GPU" section, measured with benchmarks/training_throughput.py and benchmarks/pipeline_overhead.py."""
+docs/benchmarks.md's "On a GPU" section, measured with benchmarks/training_throughput.py and
+benchmarks/pipeline_overhead.py."""
 
 import os
 import subprocess
