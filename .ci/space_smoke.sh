@@ -16,8 +16,11 @@ unset PYTHONPATH  # the fresh environment sees only what the Space holds
 python3 -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
 # --retries 0: a machine without internet (CI here) gets torch from its local index at once, not after retrying
-# the requirements' download.pytorch.org index
-"$PY" -m pip install --quiet --retries 0 -r "$WORK/space/requirements.txt"
+# the requirements' download.pytorch.org index; --no-compile: only the modules the app imports get bytecode
+started=$SECONDS
+"$PY" -m pip install --quiet --retries 0 --no-compile -r "$WORK/space/requirements.txt"
+echo "installed the Space's requirements in $((SECONDS - started)) s"
+started=$SECONDS
 
 cd "$WORK/space"  # what a Space runs: app.py in its folder, nothing of the checkout importable
 PORT=$("$PY" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
@@ -50,3 +53,4 @@ assert shown.shape == (56, 56), shown.shape
 assert np.array_equal(shown[::2, ::2], np.asarray(expected.convert("L"))), "the Space's image is not the pipeline's"
 print(f"the Space served {gallery[1]['caption']!r}: the pipeline's image; torch {torch.__version__}")
 PYTHON
+echo "started app.py and generated through gradio_client in $((SECONDS - started)) s"
