@@ -1,8 +1,8 @@
 """A web demo of an hf_gan pipeline, with Gradio (the optional extra `hf_gan[demo]`).
 
 `hf-gan demo MODEL` serves it; the same app is what a Hugging Face Space runs: `hf-gan demo MODEL --export DIR` writes
-the Space (app.py, requirements.txt, README.md with the Space metadata, a copy of hf_gan, which is not on PyPI, and,
-for a local model folder, the model), and `--push_space org/name` creates the Space and uploads it.
+the Space (app.py, a pinned requirements.txt, README.md with the Space metadata, a copy of hf_gan, which is not on
+PyPI, and, for a local model folder, the model), and `--push_space org/name` creates the Space and uploads it.
 
 Images and seeds are those of `hf-gan generate` (see hf_gan.visuals): image j of a request uses seed + j, so an image
 of the demo is `pipe(..., generator=torch.Generator().manual_seed(seed + j), truncation=...)`, upscaled.
