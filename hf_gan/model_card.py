@@ -46,6 +46,17 @@ KINDS = {
         "head that reads the code, is kept in the repository so training can resume or fine-tune from it.",
         "grid": " (one row per code value, for the first 10)",
     },
+    "pix2pix": {
+        "pipeline": "ImageToImageGANPipeline",
+        "pipeline_tag": "image-to-image",
+        "tags": ["gan", "pix2pix", "image-to-image", "hf_gan"],
+        "title": "Image-to-image GAN (pix2pix)",
+        "description": "An image-conditional GAN (pix2pix, Isola et al. 2017, arXiv:1611.07004): a U-Net generator "
+        "maps a corrupted image (shrunk, masked or noisy) to a restored one, trained against a PatchGAN "
+        "discriminator that sees the (input, output) pair, with the cGAN loss plus 100 x L1. The discriminator is "
+        "kept in the repository so training can resume or fine-tune from it.",
+        "grid": ": rows of inputs (masked pixels grey), outputs and originals",
+    },
     "autoencoder": {
         "pipeline": "AutoencoderPipeline",
         "tags": ["autoencoder", "unconditional-image-generation", "hf_gan"],
@@ -70,6 +81,8 @@ CALLS = {
     "ConditionalGANPipeline": "pipe(class_labels=[0, 0, 1], generator=torch.manual_seed(0)).images  # ids or names "
     "(pipe.id2label)",
     "AutoencoderPipeline": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
+    "ImageToImageGANPipeline": "pipe(image, mask_image=None, generator=torch.manual_seed(0)).images  # image: PIL "
+    "or array of the model's input size; mask_image white where to repaint (inpainting models)",
 }
 
 
@@ -140,7 +153,7 @@ def write_model_card(
     card_data = ModelCardData(
         license=license,
         library_name="diffusers",
-        pipeline_tag="unconditional-image-generation",
+        pipeline_tag=info.get("pipeline_tag", "unconditional-image-generation"),
         tags=info["tags"],
         datasets=[dataset_id] if dataset_id else None,
         model_name=os.path.basename(str(repo_id).rstrip("/")),
