@@ -145,7 +145,8 @@ class ConditionalGANPipeline(HfGanPipeline):
                 generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
             mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
                 pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
-            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per class when class_labels is None), the best kept.
+            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per class when
+                class_labels is None), the best kept.
             prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
             generator: a `torch.Generator`, or one per image, for the starting latents.
             output_type, return_dict: as `__call__`.
@@ -165,6 +166,7 @@ class ConditionalGANPipeline(HfGanPipeline):
         restored = self.search_latents(
             self.generator,
             lambda latents: self.generator(latents, labels),
+            self.generator.config.latent_dim,
             image,
             known,
             per_image.shape[1] * num_restarts,

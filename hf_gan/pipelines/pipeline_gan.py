@@ -56,7 +56,7 @@ class GANPipeline(HfGanPipeline):
         image,
         mask_image=None,
         num_steps: int = 200,
-        num_restarts: int = 4,
+        num_restarts: int = 1,
         scale: int = 1,
         prior_weight: float = 1e-3,
         generator: torch.Generator | list[torch.Generator] | None = None,
@@ -71,7 +71,8 @@ class GANPipeline(HfGanPipeline):
                 generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
             mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
                 pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
-            num_steps: Adam steps on the latents; num_restarts: latents tried per image, the best kept.
+            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per code value of an
+                InfoGAN generator, whose categorical code is searched by trying each), the best kept.
             prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
             generator: a `torch.Generator`, or one per image, for the starting latents.
             output_type, return_dict: as `__call__`.
@@ -79,8 +80,19 @@ class GANPipeline(HfGanPipeline):
         self.check_output_type(output_type)
         self.generator.eval()
         image, known, mask = self.restore_inputs(image, mask_image, scale, self.generator)
+        config = self.generator.config
+        # an InfoGAN's categorical code has no gradient (G takes its argmax): every code value is tried instead
+        codes = torch.eye(config.categorical_code).repeat(len(image) * num_restarts, 1).to(image)
         restored = self.search_latents(
-            self.generator, self.generator, image, known, num_restarts, num_steps, generator, prior_weight=prior_weight
+            self.generator,
+            (lambda latents: self.generator(torch.cat([latents, codes], dim=1))) if len(codes) else self.generator,
+            config.latent_dim - config.categorical_code,
+            image,
+            known,
+            max(config.categorical_code, 1) * num_restarts,
+            num_steps,
+            generator,
+            prior_weight=prior_weight,
         )
         return self.postprocess(compose(restored, image, mask), output_type, return_dict)
 

@@ -339,9 +339,16 @@ class HfGanPipeline(DiffusionPipeline):
                 raise ValueError(f"{name} must be {size}x{size} pixels, got PIL images of sizes {sizes}.")
             images = np.stack([np.asarray(image.convert("L" if channels == 1 else "RGB")) for image in images])
         given_shape = tuple(images.shape) if isinstance(images, (np.ndarray, torch.Tensor)) else None
+        wrong_shape = ValueError(
+            f"{name} must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
+            f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or ({channels}, {size}, {size}); "
+            f"got shape {given_shape}."
+        )
         if isinstance(images, np.ndarray):
             if channels == 1 and images.shape[-2:] == (size, size):
                 images = images[..., None]
+            if images.ndim < 3:
+                raise wrong_shape
             images = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3)
         if not isinstance(images, torch.Tensor):
             raise TypeError(
@@ -349,12 +356,7 @@ class HfGanPipeline(DiffusionPipeline):
             )
         images = images.unsqueeze(0) if images.dim() == 3 else images
         if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
-            raise ValueError(
-                f"{name} must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
-                f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or "
-                f"({channels}, {size}, {size}); "
-                f"got shape {given_shape}."
-            )
+            raise wrong_shape
         if images.dtype == torch.uint8:
             images = images.float() / 255
         elif not images.is_floating_point():
@@ -420,18 +422,20 @@ class HfGanPipeline(DiffusionPipeline):
         device, dtype = self.placement(model)
         return mask_image.expand(count, -1, -1, -1).to(device=device, dtype=dtype)
 
-    def search_latents(self, model, decode, image, known, num_candidates: int, num_steps: int, generator, **options):
+    def search_latents(
+        self, model, decode, latent_dim: int, image, known, num_candidates: int, num_steps: int, generator, **options
+    ):
         """Error correction with a trained generator, without retraining (Bora et al. 2017; Yeh et al. 2017): for
         each image, `num_candidates` latents z descend (Adam) the reconstruction error of the known pixels,
         mean(known * (A(decode(z)) - image)^2), plus `prior_weight` * mean(z^2), a Gaussian prior that keeps z
         typical; A shrinks to the image's size by block averaging (1 for a full-size image). Returns, per image, the
         decoded candidate of lowest error (N, C, S, S) in [-1, 1]. `decode` maps (N * num_candidates, latent_dim)
-        latents, image-major, to images."""
+        latents, image-major, to images; the starting latents are standard normal."""
         prior_weight, lr = options.get("prior_weight", 1e-3), options.get("lr", 0.05)
         if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
             raise ValueError(f"num_steps must be a non-negative integer, got {num_steps!r}.")
         check_generator(generator)
-        count, latent_dim = len(image), model.config.latent_dim
+        count = len(image)
         if isinstance(generator, list) and len(generator) != count:
             raise ValueError(f"generator is a list of {len(generator)} generators for {count} images: one per image.")
         device, dtype = self.placement(model)
