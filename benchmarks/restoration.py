@@ -68,7 +68,7 @@ def in_batches(function, *tensors, batch_size=500):
     return torch.cat([function(*(t[i : i + batch_size] for t in tensors)) for i in range(0, len(tensors[0]), batch_size)])
 
 
-def restore(method, task, corrupted, mask, zoo, seed):
+def restore(method, task, corrupted, mask, zoo, seed, search_steps=200):
     """The restored digits (N, 1, 28, 28) in [0, 1]."""
     masks = (mask,) if mask is not None else ()
     if method == "input":
@@ -88,7 +88,9 @@ def restore(method, task, corrupted, mask, zoo, seed):
         def search(x, *m):
             generators = [torch.Generator().manual_seed(seed + i) for i in range(len(x))]
             mask_image = m[0] if m else None
-            return pipe.restore(x, mask_image, scale=scale, generator=generators, output_type="pt").images
+            return pipe.restore(
+                x, mask_image, num_steps=search_steps, scale=scale, generator=generators, output_type="pt"
+            ).images
 
         return in_batches(search, corrupted, *masks, batch_size=25)
     pipe = ImageToImageGANPipeline.from_pretrained(os.path.join(zoo, RESTORERS[task]))
@@ -114,6 +116,7 @@ def main():
     parser.add_argument("--zoo", default=os.path.join(ROOT, "model_zoo"))
     parser.add_argument("--num_images", type=int, default=10000, help="test digits for the fast methods")
     parser.add_argument("--search_images", type=int, default=100, help="test digits for latent search")
+    parser.add_argument("--search_steps", type=int, default=200, help="latent-search steps (restore's num_steps)")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--results", default="restoration_results.json", help="JSON of rows, kept across runs")
@@ -137,10 +140,12 @@ def main():
             count = args.search_images if method.startswith("search_") else args.num_images
             corrupted, mask = corrupt(task, clean, args.seed)
             start = time.perf_counter()
-            restored = restore(method, task, corrupted[:count], None if mask is None else mask[:count], args.zoo, 0)
+            masks = None if mask is None else mask[:count]
+            restored = restore(method, task, corrupted[:count], masks, args.zoo, args.seed, args.search_steps)
             seconds = time.perf_counter() - start
             metrics = score(restored.float().clamp(0, 1), clean[:count], labels[:count], test_features, floor_features, classifier)
-            rows[f"{task}/{method}"] = {**metrics, "images": count, "seconds": seconds}
+            steps = args.search_steps if method.startswith("search_") else None
+            rows[f"{task}/{method}"] = {**metrics, "images": count, "search_steps": steps, "seconds": seconds}
             print(task, method, {k: round(v, 4) for k, v in rows[f"{task}/{method}"].items()}, flush=True)
             with open(args.results, "w", encoding="utf-8") as file:
                 json.dump(rows, file, indent=2)
