@@ -65,7 +65,9 @@ def pil_enlarge(low, resample):
 
 
 def in_batches(function, *tensors, batch_size=500):
-    return torch.cat([function(*(t[i : i + batch_size] for t in tensors)) for i in range(0, len(tensors[0]), batch_size)])
+    return torch.cat(
+        [function(*(t[i : i + batch_size] for t in tensors)) for i in range(0, len(tensors[0]), batch_size)]
+    )
 
 
 def restore(method, task, corrupted, mask, zoo, seed, search_steps=200):
@@ -143,15 +145,19 @@ def main():
             masks = None if mask is None else mask[:count]
             restored = restore(method, task, corrupted[:count], masks, args.zoo, args.seed, args.search_steps)
             seconds = time.perf_counter() - start
-            metrics = score(restored.float().clamp(0, 1), clean[:count], labels[:count], test_features, floor_features, classifier)
+            metrics = score(
+                restored.float().clamp(0, 1), clean[:count], labels[:count], test_features, floor_features, classifier
+            )
             steps = args.search_steps if method.startswith("search_") else None
             rows[f"{task}/{method}"] = {**metrics, "images": count, "search_steps": steps, "seconds": seconds}
             print(task, method, {k: round(v, 4) for k, v in rows[f"{task}/{method}"].items()}, flush=True)
             with open(args.results, "w", encoding="utf-8") as file:
                 json.dump(rows, file, indent=2)
 
-    print(f"\nMNIST test digits; classifier accuracy on the clean digits: "
-          f"{(classify(clean, classifier)[1] == labels).double().mean().item():.2%}; torch threads {args.num_threads}")
+    print(
+        f"\nMNIST test digits; classifier accuracy on the clean digits: "
+        f"{(classify(clean, classifier)[1] == labels).double().mean().item():.2%}; torch threads {args.num_threads}"
+    )
     print("| task | method | images | PSNR (dB) | SSIM | accuracy | FLD | FLD floor | seconds |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for key, row in rows.items():

@@ -13,10 +13,9 @@ import os
 import shutil
 import tempfile
 
-from huggingface_hub import HfApi, SpaceCard, SpaceCardData
-
 import PIL.Image
 import torch
+from huggingface_hub import HfApi, SpaceCard, SpaceCardData
 
 from .pipelines import ConditionalGANPipeline, HfGanPipeline, ImageToImageGANPipeline
 from .visuals import animation_options, interpolation_frames, interpolation_strip, sample_images, save_images, upscale

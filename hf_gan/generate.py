@@ -124,7 +124,9 @@ def restore_image(args, pipe) -> PIL.Image.Image:
     if isinstance(pipe, ImageToImageGANPipeline):
         return pipe(image, mask, generator=generator).images[0]
     if not hasattr(pipe, "restore"):
-        raise ValueError(f"--image needs an image-to-image, GAN or cGAN pipeline; {args.model} is a {type(pipe).__name__}.")
+        raise ValueError(
+            f"--image needs an image-to-image, GAN or cGAN pipeline; {args.model} is a {type(pipe).__name__}."
+        )
     size = pipe.generator.config.sample_size
     scale = size // image.width if image.width and size % image.width == 0 else 1
     options = {"class_labels": parse_labels(args.labels, pipe)} if hasattr(pipe, "get_label_ids") else {}

@@ -16,6 +16,7 @@ from test_hub import run_python
 from test_training import synthetic_digits, weights, write_idx
 
 from hf_gan import HfGanPipeline, ImageToImageGANPipeline, PatchGANDiscriminator, UNetGenerator
+from hf_gan.models.pix2pix import compose
 from hf_gan.training import train_gan
 from hf_gan.training.tasks import PairMaker
 
@@ -115,6 +116,19 @@ def test_generator_and_discriminator_depend_on_the_condition_image():
     hidden[:, :, 4:] = b[:, :, 4:]
     torch.testing.assert_close(g(a, mask, latents), g(hidden, mask, latents))
     assert not torch.allclose(g(a, mask, latents), g(a, None, latents))
+
+
+def test_known_pixels_are_kept_only_where_a_mask_marks_pixels_to_repaint():
+    """A restorer trained on masks and noise marks a noisy image by a mask with nothing to repaint: that image is
+    the generator's output throughout (its pixels are not to be trusted), a masked one keeps its known pixels."""
+    output, image = torch.full((2, 1, 8, 8), 0.5), torch.full((2, 1, 8, 8), -0.5)
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[1, :, 4:] = 1
+    composed = compose(output, image, mask)
+    torch.testing.assert_close(composed[0], output[0])
+    torch.testing.assert_close(composed[1, :, 4:], output[1, :, 4:])
+    torch.testing.assert_close(composed[1, :, :4], image[1, :, :4])
+    torch.testing.assert_close(compose(output, image, None), output)
 
 
 # -- the pipeline ---------------------------------------------------------------------------------------------------
@@ -241,8 +255,10 @@ def test_super_resolution_trains_a_smaller_input_and_bad_task_flags_fail_fast(di
     with pytest.raises(ValueError, match="--model pix2pix and --task go together"):
         train_gan.main(["--dataset_name", digits, "--output_dir", out + "2", "--task", "denoising"])
     with pytest.raises(ValueError, match="--mask_type"):
-        train_gan.main(["--dataset_name", digits, "--output_dir", out + "3", *TINY_PIX2PIX, "--task", "inpainting"]
-                       + ["--mask_type", "box,circle"])
+        train_gan.main(
+            ["--dataset_name", digits, "--output_dir", out + "3", *TINY_PIX2PIX, "--task", "inpainting"]
+            + ["--mask_type", "box,circle"]
+        )
 
 
 # -- latent search --------------------------------------------------------------------------------------------------
@@ -252,8 +268,11 @@ def test_super_resolution_trains_a_smaller_input_and_bad_task_flags_fail_fast(di
 def test_restore_keeps_known_pixels_fits_the_rest_and_batches_like_one_by_one(kind):
     pipe = make_pipeline(kind)
     channels = pipe.generator.config.out_channels
-    truth = pipe(**({"class_labels": [1, 2]} if kind == "cgan" else {"batch_size": 2}),
-                 generator=torch.manual_seed(5), output_type="pt").images
+    truth = pipe(
+        **({"class_labels": [1, 2]} if kind == "cgan" else {"batch_size": 2}),
+        generator=torch.manual_seed(5),
+        output_type="pt",
+    ).images
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., 4:, :] = 1
     generators = [torch.Generator().manual_seed(i) for i in range(2)]

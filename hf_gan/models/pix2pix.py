@@ -49,11 +49,14 @@ def condition_input(
 
 
 def compose(output: torch.Tensor, image: torch.Tensor, mask_image: torch.Tensor | None) -> torch.Tensor:
-    """Inpainting keeps the known pixels: `output` where the mask is 1, `image` where it is 0 (no mask: `output`)."""
+    """Inpainting keeps the known pixels: `output` where the mask is 1, `image` where it is 0. An image without a
+    mask, or whose mask has no pixel to repaint (how a restorer trained on masks and noise marks a noisy image), has
+    no pixel to trust as it is: it is `output` throughout."""
     if mask_image is None:
         return output
     mask_image = mask_image.to(output.dtype)
-    return mask_image * output + (1 - mask_image) * image.to(output.dtype)
+    keep = (1 - mask_image) * mask_image.flatten(1).any(1).to(output.dtype)[:, None, None, None]
+    return (1 - keep) * output + keep * image.to(output.dtype)
 
 
 class UNetGenerator(SafetensorsModelMixin, ConfigMixin):

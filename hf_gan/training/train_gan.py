@@ -421,7 +421,9 @@ def train(args, accelerator, run):
     if image_to_image:  # fixed pairs of the first batch: conditions, outputs and targets in rows
         grid_indices = batcher.indices(0)
         grid_pairs = make_pairs(real_batch(data, grid_indices, accelerator.device, False)[0], 0, grid_indices)
-        before_after = functools.partial(tasks.before_after_grid, ema_generator, grid_pairs, grid[0][:8].to(accelerator.device))
+        before_after = functools.partial(
+            tasks.before_after_grid, ema_generator, grid_pairs, grid[0][:8].to(accelerator.device)
+        )
         save_grid = lambda step: save_sample_grid(args, accelerator, image_grid(before_after(), 3), step)  # noqa: E731
     pipeline = functools.partial(
         make_pipeline, args, accelerator, generator, discriminator, ema_generator, label_names
