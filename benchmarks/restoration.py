@@ -28,7 +28,9 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline, ImageToImageGANPipeline
 from hf_gan.data import load_image_dataset, prepare_image_dataset
 from hf_gan.metrics import classify, frechet_distance, load_mnist_classifier
+from hf_gan.model_card import update_card_metrics
 from hf_gan.training.tasks import add_noise, downsample
+from hf_gan.visuals import labelled_grid
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,6 +124,13 @@ def main():
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--results", default="restoration_results.json", help="JSON of rows, kept across runs")
+    parser.add_argument(
+        "--merge", nargs="*", default=[], help="results files of other runs (e.g. latent search run alongside) to add"
+    )
+    parser.add_argument("--figures", help="a folder: one labelled grid per task of the first 8 digits, per method")
+    parser.add_argument(
+        "--update_cards", action="store_true", help="write the restorers' rows into their zoo cards' evaluation"
+    )
     parser.add_argument("--num_threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -136,6 +145,7 @@ def main():
         with open(args.results, encoding="utf-8") as file:
             rows = json.load(file)
     for task in args.tasks.split(","):
+        shown = {}
         for method in args.methods.split(","):
             if method == "bicubic" and task != "superres_x4":
                 continue
@@ -150,21 +160,66 @@ def main():
             )
             steps = args.search_steps if method.startswith("search_") else None
             rows[f"{task}/{method}"] = {**metrics, "images": count, "search_steps": steps, "seconds": seconds}
-            print(task, method, {k: round(v, 4) for k, v in rows[f"{task}/{method}"].items()}, flush=True)
+            print(
+                task,
+                method,
+                {k: v if v is None else round(v, 4) for k, v in rows[f"{task}/{method}"].items()},
+                flush=True,
+            )
+            shown[method] = restored[:8]
             with open(args.results, "w", encoding="utf-8") as file:
                 json.dump(rows, file, indent=2)
+        if args.figures:
+            os.makedirs(args.figures, exist_ok=True)
+            shown["clean"] = clean[:8]
+            images = [
+                PIL.Image.fromarray((image[0].clamp(0, 1) * 255).round().byte().numpy())
+                for batch in shown.values()
+                for image in batch
+            ]
+            labelled_grid(images, 8, list(shown), scale=3).save(os.path.join(args.figures, f"restoration_{task}.png"))
 
+    for path in args.merge:
+        with open(path, encoding="utf-8") as file:
+            rows.update(json.load(file))
+    order = {(task, method): i for i, (task, method) in enumerate((t, m) for t in TASKS for m in METHODS)}
+    rows = dict(sorted(rows.items(), key=lambda item: order.get(tuple(item[0].split("/")), len(order))))
     print(
         f"\nMNIST test digits; classifier accuracy on the clean digits: "
         f"{(classify(clean, classifier)[1] == labels).double().mean().item():.2%}; torch threads {args.num_threads}"
     )
     print("| task | method | images | PSNR (dB) | SSIM | accuracy | FLD | FLD floor | seconds |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")  # FLD floor: as many train digits as rows
     for key, row in rows.items():
         task, method = key.split("/")
         print(
             f"| {task} | {method} | {row['images']} | {row['psnr']:.2f} | {row['ssim']:.3f} | {row['accuracy']:.2%} | "
             f"{row['fld']:.2f} | {row['fld_floor']:.2f} | {row['seconds']:.0f} |"
+        )
+    if args.update_cards:
+        update_cards(rows, args.zoo)
+
+
+def update_cards(rows, zoo):
+    """Each zoo restorer's card gets its own rows (task, PSNR, SSIM, accuracy, FLD) and the protocol."""
+    for model in sorted(set(RESTORERS.values())):
+        metrics = {}
+        for task in (task for task, restorer in RESTORERS.items() if restorer == model):
+            row = rows.get(f"{task}/pix2pix")
+            if row:
+                metrics.update({f"{task} {k}": row[k] for k in ("psnr", "ssim", "accuracy", "fld", "fld_floor")})
+        if not metrics:
+            continue
+        images = rows[f"{next(t for t, r in RESTORERS.items() if r == model)}/pix2pix"]["images"]
+        protocol = (
+            f"The first {images} MNIST test digits, corrupted (superres_x4: shrunk 4x by block averaging; bottom_half: "
+            "the bottom 14 rows missing; noise_0.5: Gaussian noise of std 0.5 of the range, clipped) and restored; PSNR "
+            "(dB) and SSIM against the clean digits (torchmetrics), accuracy of hf_gan's MNIST classifier on the "
+            "restored digits, FLD against the 10,000 clean test digits beside its floor (as many train digits). "
+            "Measured by `python benchmarks/restoration.py --update_cards` (docs/image-to-image.md has every method)."
+        )
+        update_card_metrics(
+            os.path.join(zoo, model, "README.md"), metrics, protocol, "ylecun/mnist", "MNIST", "test", "image-to-image"
         )
 
 

@@ -117,10 +117,16 @@ def metrics_markdown(metrics: dict, protocol: str) -> str:
     return f"{protocol}\n\n| metric | value |\n| --- | --- |\n{rows}"
 
 
-def eval_results(metrics: dict, dataset_id: str, dataset_name: str, dataset_split: str) -> list[EvalResult]:
+def eval_results(
+    metrics: dict,
+    dataset_id: str,
+    dataset_name: str,
+    dataset_split: str,
+    task_type: str = "unconditional-image-generation",
+) -> list[EvalResult]:
     return [
         EvalResult(
-            task_type="unconditional-image-generation",
+            task_type=task_type,
             dataset_type=dataset_id,
             dataset_name=dataset_name,
             dataset_split=dataset_split,
@@ -182,7 +188,13 @@ def write_model_card(
 
 
 def update_card_metrics(
-    card_path: str, metrics: dict, protocol: str, dataset_id: str, dataset_name: str, dataset_split: str = "test"
+    card_path: str,
+    metrics: dict,
+    protocol: str,
+    dataset_id: str,
+    dataset_name: str,
+    dataset_split: str = "test",
+    task_type: str = "unconditional-image-generation",
 ) -> ModelCard:
     """Writes measured metrics into a card's evaluation section and its model-index metadata, which names the
     dataset (and split) that was evaluated."""
@@ -190,7 +202,7 @@ def update_card_metrics(
     if not METRICS_RE.search(card.text):
         raise ValueError(f"{card_path} has no hf_gan metrics section (<!-- hf_gan:metrics:start --> ... end -->).")
     card.text = METRICS_RE.sub(lambda m: m.group(1) + metrics_markdown(metrics, protocol) + m.group(2), card.text)
-    card.data.eval_results = eval_results(metrics, dataset_id, dataset_name, dataset_split)
+    card.data.eval_results = eval_results(metrics, dataset_id, dataset_name, dataset_split, task_type)
     if dataset_id.count("/") == 1 and dataset_id not in (card.data.datasets or []):  # a Hub id: the Hub links it
         card.data.datasets = [*(card.data.datasets or []), dataset_id]
     card.data.model_name = card.data.model_name or os.path.basename(os.path.dirname(os.path.abspath(card_path)))
