@@ -216,7 +216,8 @@ def update_cards(rows, zoo):
             "bottom_half: the bottom 14 rows missing; noise_0.5: Gaussian noise of std 0.5 of the range, clipped) and "
             "restored; PSNR (dB) and SSIM against the clean digits (torchmetrics), accuracy of hf_gan's MNIST "
             "classifier on the restored digits, FLD against the 10,000 clean test digits beside its floor (as many "
-            "train digits). Measured by `python benchmarks/restoration.py --update_cards` (docs/image-to-image.md has every method)."
+            "train digits). Measured by `python benchmarks/restoration.py --update_cards` (docs/image-to-image.md "
+            "has every method)."
         )
         update_card_metrics(
             os.path.join(zoo, model, "README.md"), metrics, protocol, "ylecun/mnist", "MNIST", "test", "image-to-image"
