@@ -22,6 +22,7 @@ from accelerate.logging import get_logger
 from ..losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
 from ..models import DCGANDiscriminator, DCGANGenerator
 from ..pipelines import ConditionalGANPipeline, GANPipeline, ImageToImageGANPipeline
+from ..visuals import upscale
 from . import tasks
 from .checkpointing import bare_model
 from .utils import (
@@ -499,7 +500,7 @@ def train(args, accelerator, run):
             pipeline(),
             kind="infogan" if code_size else args.model,
             final_stats={**state.stats, "train_minutes": state.train_seconds / 60},
-            samples=image_grid(before_after(), 3) if image_to_image else None,
+            samples=upscale([image_grid(before_after(), 3)], 4)[0] if image_to_image else None,
         )
     accelerator.end_training()
 
