@@ -144,9 +144,9 @@ def main():
     if os.path.exists(args.results):
         with open(args.results, encoding="utf-8") as file:
             rows = json.load(file)
-    for task in args.tasks.split(","):
+    for task in filter(None, args.tasks.split(",")):
         shown = {}
-        for method in args.methods.split(","):
+        for method in filter(None, args.methods.split(",")):
             if method == "bicubic" and task != "superres_x4":
                 continue
             count = args.search_images if method.startswith("search_") else args.num_images
