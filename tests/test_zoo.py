@@ -79,6 +79,7 @@ def test_zoo_model_was_trained_with_its_preset(name):
     # where the data and the run lived, how often it logged, saved and drew samples, and how fast it ran
     bookkeeping = {"dataset_name", "hub_dataset_id", "output_dir", "checkpointing_steps", "checkpoints_total_limit"}
     bookkeeping |= {"sample_every", "save_every", "logging_steps", "num_threads", "cuda_graph"}
+    bookkeeping |= {"resume_from_checkpoint", "overwrite_output_dir"}  # how a run treated its folder (resumed or not)
     differ = {k: (implied.get(k), v) for k, v in ran_with.items() if k not in bookkeeping and implied.get(k) != v}
     assert not differ, f"(--config {preset}, what {name} ran with) differ: {differ}"
 

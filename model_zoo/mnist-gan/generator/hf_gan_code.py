@@ -1123,7 +1123,6 @@ class HfGanPipeline(DiffusionPipeline):
         device, dtype = self.placement(model)
         return images.to(device=device, dtype=dtype) * 2 - 1
 
-
     def mask_to_tensor(self, mask_image, count: int, size: int, model) -> torch.Tensor:
         """`mask_image` -> (count, 1, size, size) floats, 1 where pixels are to be repainted (white in an image, as
         diffusers' inpainting pipelines), binarised at 0.5. One mask serves every image; else one per image.
@@ -1224,7 +1223,9 @@ class HfGanPipeline(DiffusionPipeline):
         config = model.config
         size = config.sample_size
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1 or size % scale:
-            raise ValueError(f"scale must be a positive integer dividing the model's {size}-pixel size, got {scale!r}.")
+            raise ValueError(
+                f"scale must be a positive integer dividing the model's {size}-pixel size, got {scale!r}."
+            )
         image = self.images_to_tensor(image, size // scale, config.out_channels, model, "image")
         if mask_image is None:
             return image, torch.ones_like(image[:, :1]), None
