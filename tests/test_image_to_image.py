@@ -252,6 +252,13 @@ def test_super_resolution_trains_a_smaller_input_and_bad_task_flags_fail_fast(di
     pipe = ImageToImageGANPipeline.from_pretrained(out)
     assert pipe.generator.config.condition_size == 4
     assert pipe(np.zeros((4, 4)), output_type="np").images.shape == (1, 8, 8, 1)
+    tuned = str(tmp_path / "tuned")  # fine-tuning starts from the saved G and D
+    flags = [*TINY_PIX2PIX, "--task", "super_resolution", "--scale", "2", "--max_train_steps", "1"]
+    train_gan.main(["--dataset_name", digits, "--output_dir", tuned, *flags, "--pretrained_model_name_or_path", out])
+    tuned_config = ImageToImageGANPipeline.from_pretrained(tuned).generator.config
+    assert {k: v for k, v in tuned_config.items() if k != "_name_or_path"} == {
+        k: v for k, v in pipe.generator.config.items() if k != "_name_or_path"
+    }
     with pytest.raises(ValueError, match="--model pix2pix and --task go together"):
         train_gan.main(["--dataset_name", digits, "--output_dir", out + "2", "--task", "denoising"])
     with pytest.raises(ValueError, match="--mask_type"):

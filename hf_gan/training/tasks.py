@@ -21,6 +21,7 @@ from ..data import load_image_dataset, prepare_image_dataset
 from ..losses import pix2pix_discriminator_loss, pix2pix_generator_loss
 from ..models import PatchGANDiscriminator, UNetGenerator
 from ..models.pix2pix import compose
+from ..pipelines import ImageToImageGANPipeline
 
 
 TASKS = ("super_resolution", "inpainting", "denoising", "restoration", "paired")
@@ -137,8 +138,6 @@ def load_conditions(args, num_images: int) -> torch.Tensor:
 def build_models(args, channels: int, resolution: int, condition_channels: int):
     """A new U-Net G and PatchGAN D for the task's pairs, or those of --pretrained_model_name_or_path."""
     if args.pretrained_model_name_or_path:
-        from ..pipelines import ImageToImageGANPipeline
-
         pretrained = ImageToImageGANPipeline.from_pretrained(args.pretrained_model_name_or_path)
         if pretrained.discriminator is None:
             raise ValueError(f"{args.pretrained_model_name_or_path} has no discriminator to fine-tune.")
