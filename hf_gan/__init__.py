@@ -4,8 +4,21 @@ Importing hf_gan changes nothing in diffusers: a saved hf_gan pipeline loads wit
 module it carries (trust_remote_code=True), and with hf_gan's own `from_pretrained` without running any code.
 """
 
-from .models import ConvAutoencoder, DCGANDiscriminator, DCGANGenerator, SafetensorsModelMixin
-from .pipelines import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline, HfGanPipeline
+from .models import (
+    ConvAutoencoder,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    PatchGANDiscriminator,
+    SafetensorsModelMixin,
+    UNetGenerator,
+)
+from .pipelines import (
+    AutoencoderPipeline,
+    ConditionalGANPipeline,
+    GANPipeline,
+    HfGanPipeline,
+    ImageToImageGANPipeline,
+)
 
 
 __version__ = "0.1.0"
@@ -18,5 +31,8 @@ __all__ = [
     "DCGANGenerator",
     "GANPipeline",
     "HfGanPipeline",
+    "ImageToImageGANPipeline",
+    "PatchGANDiscriminator",
     "SafetensorsModelMixin",
+    "UNetGenerator",
 ]

@@ -14,14 +14,24 @@ import re
 import shutil
 import tempfile
 
+import PIL.Image
+import torch
 from huggingface_hub import HfApi, SpaceCard, SpaceCardData
 
-from .pipelines import ConditionalGANPipeline, HfGanPipeline
+from .pipelines import ConditionalGANPipeline, HfGanPipeline, ImageToImageGANPipeline
 from .visuals import animation_options, interpolation_frames, interpolation_strip, sample_images, save_images, upscale
 
 
 MAX_IMAGES = 16
 MAX_FRAMES = 32
+# The masks the Restore tab offers (white = to repaint), as functions of the image size.
+MASKS = {
+    "none": None,
+    "bottom half": lambda s: (slice(s // 2, s), slice(0, s)),
+    "top half": lambda s: (slice(0, s // 2), slice(0, s)),
+    "left half": lambda s: (slice(0, s), slice(0, s // 2)),
+    "right half": lambda s: (slice(0, s), slice(s // 2, s)),
+}
 APP_TEMPLATE = '''"""Hugging Face Space: a demo of {model_name}, written by `hf-gan demo --export`."""
 
 import os
@@ -49,6 +59,8 @@ def build_demo(model, title: str | None = None, scale: int = 4, device: str = "c
     an animation). Its API names are "generate" and "interpolate"."""
     gr = import_gradio()
     pipe = model if isinstance(model, HfGanPipeline) else HfGanPipeline.from_pretrained(model).to(device)
+    if isinstance(pipe, ImageToImageGANPipeline):
+        return restore_demo(gr, pipe, title or f"hf_gan: {type(pipe).__name__}", scale)
     conditional = isinstance(pipe, ConditionalGANPipeline)
     class_names = list(pipe.id2label.values()) if conditional else []
     title = title or f"hf_gan: {type(pipe).__name__}"
@@ -123,6 +135,69 @@ def space_requirements(gradio_version: str) -> str:
         *(f"{name}=={version}" for name, version in sorted(pins.items(), key=lambda item: item[0].lower())),
     ]
     return "\n".join(lines) + "\n"
+
+
+def editor_image(value) -> PIL.Image.Image | None:
+    """The picture of a gr.ImageEditor value: what was drawn over what was uploaded (or a plain image)."""
+    if isinstance(value, dict):
+        value = value.get("composite") or value.get("background")
+    return value
+
+
+def restore_demo(gr, pipe: ImageToImageGANPipeline, title: str, scale: int):
+    """An image-to-image model's demo: a Restore tab, where a person uploads a digit (or draws one, white on
+    black), picks the part that is missing if the model repaints masks, and sees the input as the model takes it
+    (shrunk to its input size) beside the restored image. Its API name is "restore"."""
+    config = pipe.generator.config
+    size, sample_size = config.condition_size, config.sample_size
+
+    def restore(drawn, mask_name="none", seed=0):
+        image = editor_image(drawn)
+        if image is None:
+            raise gr.Error("Upload or draw an image first.")
+        mode = "L" if config.in_channels == 1 else "RGB"
+        image = image.convert(mode).resize((size, size), PIL.Image.Resampling.BOX)
+        mask = None
+        if MASKS.get(mask_name) is not None:
+            mask = PIL.Image.new("L", (sample_size, sample_size))
+            rows, cols = MASKS[mask_name](sample_size)
+            mask.paste(255, (cols.start, rows.start, cols.stop, rows.stop))
+        restored = pipe(image, mask, generator=torch.Generator().manual_seed(int(seed))).images[0]
+        shown = image.resize((sample_size, sample_size), PIL.Image.Resampling.NEAREST)
+        if mask is not None:  # the pixels the model does not see, grey
+            shown.paste(PIL.Image.new(mode, shown.size, 128 if mode == "L" else (128,) * 3), mask=mask)
+        return upscale([shown], scale)[0], upscale([restored], scale)[0]
+
+    with gr.Blocks(title=title) as demo:
+        gr.Markdown(
+            f"# {title}\nUpload a picture or draw one (white on black); it is shrunk to the model's {size}x{size} "
+            "input and restored."
+        )
+        with gr.Tab("Restore"):
+            with gr.Row():
+                drawn = gr.ImageEditor(
+                    type="pil",
+                    image_mode="L" if config.in_channels == 1 else "RGB",
+                    sources=["upload", "clipboard"],
+                    value={"background": PIL.Image.new("L", (280, 280)), "layers": [], "composite": None},
+                    brush=gr.Brush(colors=["#FFFFFF"], default_color="#FFFFFF", default_size=20),
+                    label="image",
+                    elem_id="image",
+                )
+                with gr.Column():
+                    mask_input = (
+                        [gr.Radio(list(MASKS), value="bottom half", label="missing part", elem_id="mask")]
+                        if config.mask_channel
+                        else []
+                    )
+                    seed = gr.Number(0, precision=0, label="seed", elem_id="seed")
+                    button = gr.Button("Restore", variant="primary", elem_id="restore")
+            with gr.Row():
+                shown = gr.Image(label="the model's input", format="png", type="pil")
+                restored = gr.Image(label="restored", format="png", type="pil")
+            inputs = [drawn, *mask_input, seed] if mask_input else [drawn, gr.State("none"), seed]
+            button.click(restore, inputs, [shown, restored], api_name="restore")
+    return demo
 
 
 def export_space(model: str, folder: str, title: str | None = None, scale: int = 4) -> str:

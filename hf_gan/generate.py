@@ -2,13 +2,18 @@
 
 Image j of each class (or of the run) is drawn with seed + j, so `--seed S --num_images 1` gives again the image that
 seed S gave in any larger run (see hf_gan.visuals). `--interpolate SEED_A SEED_B` writes an animation instead.
+`--image FILE` (and `--mask FILE`, white where to repaint) restores that image instead: with an image-to-image
+pipeline by its generator, with a GAN or cGAN by latent search (`restore`).
 Nothing is written before everything is generated, and no half-written file is ever left (hf_gan.visuals.save_images).
 """
 
 import os
 import re
 
-from .pipelines import HfGanPipeline
+import PIL.Image
+import torch
+
+from .pipelines import HfGanPipeline, ImageToImageGANPipeline
 from .pipelines.pipeline_utils import check_truncation
 from .visuals import (
     ANIMATION_FORMATS,
@@ -54,6 +59,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--frames", type=int, default=10, help="number of --interpolate frames")
     parser.add_argument("--duration", type=int, default=100, help="milliseconds per animation frame")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--image",
+        help="restore this image file: an image-to-image model's input (e.g. 7x7 for x4 super-resolution), or a "
+        "GAN's / cGAN's corrupted image, restored by latent search (--labels: the cGAN's class, if known)",
+    )
+    parser.add_argument("--mask", help="with --image: a mask file, white where pixels are to be repainted")
+    parser.add_argument("--steps", type=int, default=200, help="latent-search steps (GAN / cGAN with --image)")
 
 
 def parse_labels(text: str | None, pipe) -> list | None:
@@ -71,6 +83,10 @@ def check_arguments(args) -> None:
     for name in ("num_images", "scale", "duration"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be a positive integer, got {getattr(args, name)}.")
+    if args.mask and not args.image:
+        raise ValueError("--mask goes with --image: pass the image to restore.")
+    if args.image and args.interpolate:
+        raise ValueError("--image restores an image; --interpolate makes an animation: pass one of them.")
     if args.interpolate and args.frames < 2:
         raise ValueError(f"--frames must be at least 2 (the two ends), got {args.frames}.")
     if args.interpolate and args.output and os.path.splitext(args.output)[1].lower() not in ANIMATION_FORMATS:
@@ -91,12 +107,42 @@ def output_folder(path: str) -> str:
     return path
 
 
+def open_image(path: str, what: str) -> PIL.Image.Image:
+    try:
+        with PIL.Image.open(path) as image:
+            image.load()
+            return image
+    except (OSError, ValueError) as error:
+        raise ValueError(f"Cannot read the {what} {path}: {error}. Nothing was written.") from error
+
+
+def restore_image(args, pipe) -> PIL.Image.Image:
+    """The restored --image (with --mask): the image-to-image generator's output, or a GAN's latent search."""
+    image = open_image(args.image, "--image")
+    mask = open_image(args.mask, "--mask") if args.mask else None
+    generator = torch.Generator().manual_seed(args.seed)
+    if isinstance(pipe, ImageToImageGANPipeline):
+        return pipe(image, mask, generator=generator).images[0]
+    if not hasattr(pipe, "restore"):
+        raise ValueError(
+            f"--image needs an image-to-image, GAN or cGAN pipeline; {args.model} is a {type(pipe).__name__}."
+        )
+    size = pipe.generator.config.sample_size
+    scale = size // image.width if image.width and size % image.width == 0 else 1
+    options = {"class_labels": parse_labels(args.labels, pipe)} if hasattr(pipe, "get_label_ids") else {}
+    return pipe.restore(image, mask, num_steps=args.steps, scale=scale, generator=generator, **options).images[0]
+
+
 def run(args) -> list[str]:
     """Generates and writes what `args` ask for; returns the paths written."""
     check_arguments(args)
     pipe = HfGanPipeline.from_pretrained(args.model).to(args.device)
     labels = parse_labels(args.labels, pipe)
-    if args.interpolate:
+    if args.image:
+        path = args.output or "restored.png"
+        output_folder(os.path.dirname(os.path.abspath(path)))
+        files = {path: (upscale([restore_image(args, pipe)], args.scale, args.resample)[0], {})}
+    elif args.interpolate:
         frames = interpolation_frames(pipe, *args.interpolate, args.frames, labels, args.truncation)
         path = args.output or "interpolation.gif"
         output_folder(os.path.dirname(os.path.abspath(path)))

@@ -41,3 +41,17 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     """E ||grad_x l(x)||^2 on real data (Mescheder et al. 2018); `real_images` must require grad."""
     (gradients,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
     return gradients.pow(2).flatten(1).sum(1).mean()
+
+
+def pix2pix_generator_loss(
+    objective: str, fake_logits: torch.Tensor, fake: torch.Tensor, target: torch.Tensor, l1_weight: float = 100.0
+) -> torch.Tensor:
+    """pix2pix's G objective (Isola et al. 2017, eq. 4): the cGAN loss on D's patch logits of (x, G(x, z)) plus
+    lambda E ||y - G(x, z)||_1, the mean absolute error per pixel (lambda = 100 in the paper)."""
+    return generator_loss(objective, fake_logits) + l1_weight * (target - fake).abs().mean()
+
+
+def pix2pix_discriminator_loss(objective: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """pix2pix's D objective: the cGAN loss on (x, y) and (x, G(x, z)), divided by 2, "which slows down the rate at
+    which D learns relative to G" (Isola et al. 2017, section 3.3)."""
+    return discriminator_loss(objective, real_logits, fake_logits) / 2

@@ -46,6 +46,17 @@ KINDS = {
         "head that reads the code, is kept in the repository so training can resume or fine-tune from it.",
         "grid": " (one row per code value, for the first 10)",
     },
+    "pix2pix": {
+        "pipeline": "ImageToImageGANPipeline",
+        "pipeline_tag": "image-to-image",
+        "tags": ["gan", "pix2pix", "image-to-image", "hf_gan"],
+        "title": "Image-to-image GAN (pix2pix)",
+        "description": "An image-conditional GAN (pix2pix, Isola et al. 2017, arXiv:1611.07004): a U-Net generator "
+        "maps a corrupted image (shrunk, masked or noisy) to a restored one, trained against a PatchGAN "
+        "discriminator that sees the (input, output) pair, with the cGAN loss plus 100 x L1. The discriminator is "
+        "kept in the repository so training can resume or fine-tune from it.",
+        "grid": ": rows of inputs (masked pixels grey), outputs and originals",
+    },
     "autoencoder": {
         "pipeline": "AutoencoderPipeline",
         "tags": ["autoencoder", "unconditional-image-generation", "hf_gan"],
@@ -70,6 +81,8 @@ CALLS = {
     "ConditionalGANPipeline": "pipe(class_labels=[0, 0, 1], generator=torch.manual_seed(0)).images  # ids or names "
     "(pipe.id2label)",
     "AutoencoderPipeline": "pipe(batch_size=4, generator=torch.manual_seed(0)).images",
+    "ImageToImageGANPipeline": "pipe(image, mask_image=None, generator=torch.manual_seed(0)).images  # image: PIL "
+    "or array of the model's input size; mask_image white where to repaint (inpainting models)",
 }
 
 
@@ -104,10 +117,16 @@ def metrics_markdown(metrics: dict, protocol: str) -> str:
     return f"{protocol}\n\n| metric | value |\n| --- | --- |\n{rows}"
 
 
-def eval_results(metrics: dict, dataset_id: str, dataset_name: str, dataset_split: str) -> list[EvalResult]:
+def eval_results(
+    metrics: dict,
+    dataset_id: str,
+    dataset_name: str,
+    dataset_split: str,
+    task_type: str = "unconditional-image-generation",
+) -> list[EvalResult]:
     return [
         EvalResult(
-            task_type="unconditional-image-generation",
+            task_type=task_type,
             dataset_type=dataset_id,
             dataset_name=dataset_name,
             dataset_split=dataset_split,
@@ -140,7 +159,7 @@ def write_model_card(
     card_data = ModelCardData(
         license=license,
         library_name="diffusers",
-        pipeline_tag="unconditional-image-generation",
+        pipeline_tag=info.get("pipeline_tag", "unconditional-image-generation"),
         tags=info["tags"],
         datasets=[dataset_id] if dataset_id else None,
         model_name=os.path.basename(str(repo_id).rstrip("/")),
@@ -169,7 +188,13 @@ def write_model_card(
 
 
 def update_card_metrics(
-    card_path: str, metrics: dict, protocol: str, dataset_id: str, dataset_name: str, dataset_split: str = "test"
+    card_path: str,
+    metrics: dict,
+    protocol: str,
+    dataset_id: str,
+    dataset_name: str,
+    dataset_split: str = "test",
+    task_type: str = "unconditional-image-generation",
 ) -> ModelCard:
     """Writes measured metrics into a card's evaluation section and its model-index metadata, which names the
     dataset (and split) that was evaluated."""
@@ -177,7 +202,7 @@ def update_card_metrics(
     if not METRICS_RE.search(card.text):
         raise ValueError(f"{card_path} has no hf_gan metrics section (<!-- hf_gan:metrics:start --> ... end -->).")
     card.text = METRICS_RE.sub(lambda m: m.group(1) + metrics_markdown(metrics, protocol) + m.group(2), card.text)
-    card.data.eval_results = eval_results(metrics, dataset_id, dataset_name, dataset_split)
+    card.data.eval_results = eval_results(metrics, dataset_id, dataset_name, dataset_split, task_type)
     if dataset_id.count("/") == 1 and dataset_id not in (card.data.datasets or []):  # a Hub id: the Hub links it
         card.data.datasets = [*(card.data.datasets or []), dataset_id]
     card.data.model_name = card.data.model_name or os.path.basename(os.path.dirname(os.path.abspath(card_path)))

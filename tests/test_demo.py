@@ -113,3 +113,29 @@ def test_export_refuses_a_folder_in_use(tmp_path, capsys):
     with pytest.raises(SystemExit, match="exists and is not an empty folder"):
         main(["demo", "model_zoo/mnist-cgan", "--export", str(tmp_path)])
     assert os.listdir(tmp_path) == ["keep.txt"]
+
+
+def test_restore_tab_shows_the_pipelines_restored_digit(tmp_path):
+    """An image-to-image model's demo: a digit uploaded through the client comes back as the pipeline restores it."""
+    from gradio_client import handle_file
+    from test_image_to_image import make_i2i_pipeline
+
+    pipe = make_i2i_pipeline(mask_channel=True)
+    digit = PIL.Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16), dtype=np.uint8))
+    digit.save(tmp_path / "digit.png")
+    demo = build_demo(pipe, scale=SCALE)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        editor = {"background": handle_file(str(tmp_path / "digit.png")), "layers": [], "composite": None}
+        shown, restored = Client(url, verbose=False).predict(editor, "bottom half", 3, api_name="/restore")
+    finally:
+        demo.close()
+    small = digit.resize((8, 8), PIL.Image.Resampling.BOX)
+    mask = np.zeros((8, 8), dtype=np.uint8)
+    mask[4:] = 255
+    expected = pipe(small, mask, generator=torch.Generator().manual_seed(3)).images[0]
+    out = np.asarray(PIL.Image.open(restored).convert("L"))
+    assert out.shape == (8 * SCALE, 8 * SCALE)
+    assert np.array_equal(out[::SCALE, ::SCALE], np.asarray(expected))
+    seen = np.asarray(PIL.Image.open(shown).convert("L"))[::SCALE, ::SCALE]
+    assert (seen[4:] == 128).all() and np.array_equal(seen[:4], np.asarray(small)[:4])

@@ -295,3 +295,43 @@ def test_generate_unwritable_output_keeps_what_was_there(saved_cgan, tmp_path):
         generate(saved_cgan, "--labels", "cat", "--output", tmp_path / "existing.png")
     assert blocker.read_text() == "keep me" and sorted(os.listdir(tmp_path)) == ["a_file", "existing.png"]
     assert os.listdir(tmp_path / "existing.png") == []
+
+
+def test_generate_restores_an_image_file_with_a_mask(tmp_path):
+    """`hf-gan generate MODEL --image FILE --mask FILE` writes the pipeline's restoration, upscaled; a GAN restores by
+    latent search; a missing file is named and nothing is written."""
+    from test_image_to_image import make_i2i_pipeline
+
+    pipe = make_i2i_pipeline(mask_channel=True)
+    pipe.save_pretrained(tmp_path / "model")
+    digit = PIL.Image.fromarray(np.random.default_rng(1).integers(0, 255, (8, 8), dtype=np.uint8))
+    mask = PIL.Image.fromarray(np.tril(np.full((8, 8), 255, dtype=np.uint8)))
+    digit.save(tmp_path / "digit.png")
+    mask.save(tmp_path / "mask.png")
+    out = tmp_path / "restored.png"
+    main(
+        [
+            "generate",
+            str(tmp_path / "model"),
+            "--image",
+            str(tmp_path / "digit.png"),
+            "--mask",
+            str(tmp_path / "mask.png"),
+        ]
+        + ["--seed", "2", "--scale", "2", "--output", str(out)]
+    )
+    expected = pipe(digit, mask, generator=torch.Generator().manual_seed(2)).images[0]
+    assert np.array_equal(np.asarray(PIL.Image.open(out))[::2, ::2], np.asarray(expected))
+    make_pipeline("gan").save_pretrained(tmp_path / "gan")
+    gan_out = tmp_path / "gan.png"
+    main(
+        ["generate", str(tmp_path / "gan"), "--image", str(tmp_path / "digit.png"), "--steps", "2", "--scale", "1"]
+        + ["--output", str(gan_out)]
+    )
+    assert PIL.Image.open(gan_out).size == (8, 8)
+    with pytest.raises(SystemExit, match="Cannot read the --mask .*nothing.png"):
+        main(
+            ["generate", str(tmp_path / "model"), "--image", str(tmp_path / "digit.png"), "--mask"]
+            + [str(tmp_path / "nothing.png"), "--output", str(tmp_path / "never.png")]
+        )
+    assert not (tmp_path / "never.png").exists()

@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from hf_gan.losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
+from hf_gan.losses import (
+    OBJECTIVES,
+    discriminator_loss,
+    generator_loss,
+    pix2pix_discriminator_loss,
+    pix2pix_generator_loss,
+    r1_penalty,
+)
 
 
 REAL = torch.tensor([2.0, -1.0, 0.5, 3.0], dtype=torch.float64)
@@ -130,3 +137,21 @@ def test_unknown_objective_names_the_choices():
         discriminator_loss("wasserstein", REAL, FAKE)
     with pytest.raises(ValueError, match="objective='wasserstein' is not one of"):
         generator_loss("wasserstein", FAKE)
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_pix2pix_objective_is_the_cgan_loss_plus_lambda_l1(objective):
+    """Isola et al. 2017, eq. 4: G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G), L_L1 = E ||y - G(x, z)||_1 (per
+    pixel, as their code's mean); D's objective is halved (section 3.3)."""
+    fake = torch.tensor([[0.5, -1.0], [0.25, 1.0]], dtype=torch.float64)
+    target = torch.tensor([[0.0, -0.5], [1.0, 1.0]], dtype=torch.float64)
+    l1 = (0.5 + 0.5 + 0.75 + 0.0) / 4
+    for weight in (100.0, 3.0):
+        loss = pix2pix_generator_loss(objective, FAKE, fake, target, weight)
+        assert loss.item() == pytest.approx(closed_form_generator_loss(objective, FAKE) + weight * l1, rel=1e-12)
+    assert pix2pix_generator_loss(objective, FAKE, fake, target).item() == pytest.approx(
+        closed_form_generator_loss(objective, FAKE) + 100 * l1, rel=1e-12
+    )
+    assert pix2pix_discriminator_loss(objective, REAL, FAKE).item() == pytest.approx(
+        closed_form_discriminator_loss(objective, REAL, FAKE) / 2, rel=1e-12
+    )

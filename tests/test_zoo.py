@@ -19,12 +19,26 @@ from hf_gan.training.utils import parse_args_with_config
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ZOO = {"mnist-cgan": "ConditionalGANPipeline", "mnist-gan": "GANPipeline", "mnist-autoencoder": "AutoencoderPipeline"}
+ZOO = {
+    "mnist-cgan": "ConditionalGANPipeline",
+    "mnist-gan": "GANPipeline",
+    "mnist-autoencoder": "AutoencoderPipeline",
+    "mnist-superres": "ImageToImageGANPipeline",
+    "mnist-restore": "ImageToImageGANPipeline",
+}
 # The training script and preset of each zoo model (training/build_zoo.sh).
 RECIPES = {
     "mnist-cgan": ("train_gan", "mnist_cgan_long"),
     "mnist-gan": ("train_gan", "mnist_gan"),
     "mnist-autoencoder": ("train_autoencoder", "mnist_autoencoder"),
+    "mnist-superres": ("train_gan", "mnist_superres"),
+    "mnist-restore": ("train_gan", "mnist_restore"),
+}
+# What each zoo pipeline is asked for: images of 10 classes, 4 samples, or 4 restorations of (shrunk, masked) digits.
+CALLS = {
+    "mnist-cgan": lambda: {"class_labels": list(range(10))},
+    "mnist-superres": lambda: {"image": torch.rand(4, 1, 7, 7)},
+    "mnist-restore": lambda: {"image": torch.rand(4, 1, 28, 28), "mask_image": torch.ones(1, 28, 28)},
 }
 
 
@@ -33,7 +47,7 @@ def test_zoo_folder_loads_generates_and_has_a_filled_card(name):
     folder = os.path.join(ROOT, "model_zoo", name)
     pipe = HfGanPipeline.from_pretrained(folder)
     assert type(pipe).__name__ == ZOO[name]
-    args = {"class_labels": list(range(10))} if name == "mnist-cgan" else {"batch_size": 4}
+    args = CALLS.get(name, lambda: {"batch_size": 4})()
     images = pipe(**args, generator=torch.manual_seed(0), output_type="pt").images
     assert images.shape[1:] == (1, 28, 28) and images.std() > 0.1
     card = ModelCard.load(os.path.join(folder, "README.md"))
@@ -65,6 +79,7 @@ def test_zoo_model_was_trained_with_its_preset(name):
     # where the data and the run lived, how often it logged, saved and drew samples, and how fast it ran
     bookkeeping = {"dataset_name", "hub_dataset_id", "output_dir", "checkpointing_steps", "checkpoints_total_limit"}
     bookkeeping |= {"sample_every", "save_every", "logging_steps", "num_threads", "cuda_graph"}
+    bookkeeping |= {"resume_from_checkpoint", "overwrite_output_dir"}  # how a run treated its folder (resumed or not)
     differ = {k: (implied.get(k), v) for k, v in ran_with.items() if k not in bookkeeping and implied.get(k) != v}
     assert not differ, f"(--config {preset}, what {name} ran with) differ: {differ}"
 

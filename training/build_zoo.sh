@@ -19,4 +19,7 @@ train() {  # train MODULE PRESET NAME [FLAGS...]
 train train_gan mnist_cgan_long mnist-cgan
 train train_gan mnist_gan mnist-gan
 train train_autoencoder mnist_autoencoder mnist-autoencoder
+train train_gan mnist_superres mnist-superres
+train train_gan mnist_restore mnist-restore
 "$PY" benchmarks/zoo_quality.py --update_card --metrics fid,kid,classifier
+"$PY" benchmarks/restoration.py --update_cards --figures docs/images --results restoration_results.json

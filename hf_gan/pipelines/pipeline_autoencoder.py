@@ -25,47 +25,8 @@ class AutoencoderPipeline(HfGanPipeline):
         self.register_modules(autoencoder=autoencoder)
 
     def _images_to_tensor(self, images: ImageInput) -> torch.Tensor:
-        """One image or a batch -> a (N, C, S, S) tensor in [-1, 1] on the pipeline's device.
-
-        PIL images; numpy arrays channels last, (H, W, C) or (N, H, W, C), or without the channel axis for one
-        channel; tensors channels first, (C, H, W) or (N, C, H, W). Values are floats in [0, 1] or uint8 in 0..255.
-        """
         config = self.autoencoder.config
-        size, channels = config.sample_size, config.channels
-        if isinstance(images, PIL.Image.Image):
-            images = [images]
-        if isinstance(images, list):
-            images = np.stack([np.asarray(image.convert("L" if channels == 1 else "RGB")) for image in images])
-        given_shape = tuple(images.shape) if isinstance(images, (np.ndarray, torch.Tensor)) else None
-        if isinstance(images, np.ndarray):
-            if channels == 1 and images.shape[-2:] == (size, size):
-                images = images[..., None]
-            images = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3)
-        if not isinstance(images, torch.Tensor):
-            raise TypeError(
-                f"images must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}."
-            )
-        images = images.unsqueeze(0) if images.dim() == 3 else images
-        if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
-            raise ValueError(
-                f"images must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
-                f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or "
-                f"({channels}, {size}, {size}); "
-                f"got shape {given_shape}."
-            )
-        if images.dtype == torch.uint8:
-            images = images.float() / 255
-        elif not images.is_floating_point():
-            raise TypeError(
-                f"images must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one."
-            )
-        elif images.numel() and (images.min() < 0 or images.max() > 1):
-            raise ValueError(
-                f"float images must be in [0, 1], got values from {images.min().item():g} to {images.max().item():g}: "
-                "divide 0..255 values by 255, or pass them as uint8."
-            )
-        device, dtype = self.placement(self.autoencoder)
-        return images.to(device=device, dtype=dtype) * 2 - 1
+        return self.images_to_tensor(images, config.sample_size, config.channels, self.autoencoder)
 
     @torch.no_grad()
     def encode(self, images: ImageInput) -> torch.Tensor:

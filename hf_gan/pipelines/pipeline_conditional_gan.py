@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from ..models import DCGANDiscriminator, DCGANGenerator
+from ..models.pix2pix import compose
 from .pipeline_utils import HfGanPipeline
 
 
@@ -119,6 +120,61 @@ class ConditionalGANPipeline(HfGanPipeline):
         latents = self.prepare_latents(len(label_ids), self.generator, generator, latents, truncation)
         label_ids = label_ids.to(latents.device)
         return self.postprocess(self.generator(latents, label_ids), output_type, return_dict)
+
+    def restore(
+        self,
+        image,
+        mask_image=None,
+        class_labels=None,
+        num_steps: int = 200,
+        num_restarts: int = 1,
+        scale: int = 1,
+        prior_weight: float = 1e-3,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        """Restores corrupted images without retraining, by searching the latent space (and the class) for the
+        generated image that best matches the known pixels (Bora et al. 2017; Yeh et al. 2017;
+        `HfGanPipeline.search_latents`).
+
+            class_labels: the images' classes (one, or one per image) if known; None tries every class, each with
+                `num_restarts` latents, and keeps the best match.
+        Args:
+            image: the corrupted image(s), as for the image-to-image pipelines: PIL, numpy, torch or a list; of the
+                generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
+            mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
+                pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
+            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per class when
+                class_labels is None), the best kept.
+            prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
+            generator: a `torch.Generator`, or one per image, for the starting latents.
+            output_type, return_dict: as `__call__`.
+        """
+        self.check_output_type(output_type)
+        self.generator.eval()
+        image, known, mask = self.restore_inputs(image, mask_image, scale, self.generator)
+        count = len(image)
+        if class_labels is None:
+            per_image = torch.arange(len(self.labels)).repeat(count, 1)
+        else:
+            ids = torch.tensor(self.get_label_ids(class_labels))
+            if len(ids) not in (1, count):
+                raise ValueError(f"class_labels holds {len(ids)} labels for {count} images: pass one, or one each.")
+            per_image = ids.expand(count)[:, None]
+        labels = per_image.repeat_interleave(num_restarts, 1).reshape(-1).to(image.device)
+        restored = self.search_latents(
+            self.generator,
+            lambda latents: self.generator(latents, labels),
+            self.generator.config.latent_dim,
+            image,
+            known,
+            per_image.shape[1] * num_restarts,
+            num_steps,
+            generator,
+            prior_weight=prior_weight,
+        )
+        return self.postprocess(compose(restored, image, mask), output_type, return_dict)
 
     @torch.no_grad()
     def interpolate(

@@ -3,6 +3,7 @@
 import torch
 
 from ..models import DCGANDiscriminator, DCGANGenerator
+from ..models.pix2pix import compose
 from .pipeline_utils import HfGanPipeline
 
 
@@ -49,6 +50,51 @@ class GANPipeline(HfGanPipeline):
         self.check_output_type(output_type)
         latents = self.prepare_latents(batch_size, self.generator, generator, latents, truncation)
         return self.postprocess(self.generator(latents), output_type, return_dict)
+
+    def restore(
+        self,
+        image,
+        mask_image=None,
+        num_steps: int = 200,
+        num_restarts: int = 1,
+        scale: int = 1,
+        prior_weight: float = 1e-3,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        """Restores corrupted images without retraining, by searching the latent space for the generated image that
+        best matches the known pixels (Bora et al. 2017; Yeh et al. 2017; `HfGanPipeline.search_latents`).
+
+        Args:
+            image: the corrupted image(s), as for the image-to-image pipelines: PIL, numpy, torch or a list; of the
+                generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
+            mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
+                pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
+            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per code value of an
+                InfoGAN generator, whose categorical code is searched by trying each), the best kept.
+            prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
+            generator: a `torch.Generator`, or one per image, for the starting latents.
+            output_type, return_dict: as `__call__`.
+        """
+        self.check_output_type(output_type)
+        self.generator.eval()
+        image, known, mask = self.restore_inputs(image, mask_image, scale, self.generator)
+        config = self.generator.config
+        # an InfoGAN's categorical code has no gradient (G takes its argmax): every code value is tried instead
+        codes = torch.eye(config.categorical_code).repeat(len(image) * num_restarts, 1).to(image)
+        restored = self.search_latents(
+            self.generator,
+            (lambda latents: self.generator(torch.cat([latents, codes], dim=1))) if len(codes) else self.generator,
+            config.latent_dim - config.categorical_code,
+            image,
+            known,
+            max(config.categorical_code, 1) * num_restarts,
+            num_steps,
+            generator,
+            prior_weight=prior_weight,
+        )
+        return self.postprocess(compose(restored, image, mask), output_type, return_dict)
 
     def interpolate(
         self,

@@ -17,6 +17,7 @@ import typing
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import torch
 from diffusers import DiffusionPipeline, ImagePipelineOutput, ModelMixin
 from diffusers.image_processor import VaeImageProcessor
@@ -40,10 +41,12 @@ CODE_SOURCES = (
     "models/blocks.py",
     "models/dcgan.py",
     "models/autoencoder.py",
+    "models/pix2pix.py",
     "pipelines/pipeline_utils.py",
     "pipelines/pipeline_gan.py",
     "pipelines/pipeline_conditional_gan.py",
     "pipelines/pipeline_autoencoder.py",
+    "pipelines/pipeline_image_to_image_gan.py",
 )
 CODE_HEADER = (
     "# hf_gan's networks and pipelines (hf_gan/models and hf_gan/pipelines, joined into one module by\n"
@@ -179,7 +182,8 @@ def slerp(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor) -> torc
 
 
 class HfGanPipeline(DiffusionPipeline):
-    """Base of the hf_gan pipelines (GANPipeline, ConditionalGANPipeline, AutoencoderPipeline).
+    """Base of the hf_gan pipelines (GANPipeline, ConditionalGANPipeline, AutoencoderPipeline,
+    ImageToImageGANPipeline).
 
     `HfGanPipeline.from_pretrained(repo_or_folder)` loads any of them, by the class its model_index.json names."""
 
@@ -317,6 +321,166 @@ class HfGanPipeline(DiffusionPipeline):
         offload hooks on every call, which costs more than sampling a small GAN at batch 1."""
         parameter = next(model.parameters())
         return parameter.device, parameter.dtype
+
+    def images_to_tensor(self, images, size: int, channels: int, model, name: str = "images") -> torch.Tensor:
+        """One image or a batch -> a (N, C, S, S) tensor in [-1, 1] on the pipeline's device.
+
+        PIL images; numpy arrays channels last, (H, W, C) or (N, H, W, C), or without the channel axis for one
+        channel; tensors channels first, (C, H, W) or (N, C, H, W); or a list of any of these. Values are floats in
+        [0, 1] or uint8 in 0..255. `name` is the argument's name in errors.
+        """
+        if isinstance(images, PIL.Image.Image):
+            images = [images]
+        if isinstance(images, (list, tuple)) and images and not all(isinstance(i, PIL.Image.Image) for i in images):
+            return torch.cat([self.images_to_tensor(image, size, channels, model, name) for image in images])
+        if isinstance(images, (list, tuple)) and images:
+            if len({image.size for image in images}) > 1:
+                sizes = sorted({image.size for image in images})
+                raise ValueError(f"{name} must be {size}x{size} pixels, got PIL images of sizes {sizes}.")
+            images = np.stack([np.asarray(image.convert("L" if channels == 1 else "RGB")) for image in images])
+        given_shape = tuple(images.shape) if isinstance(images, (np.ndarray, torch.Tensor)) else None
+        wrong_shape = ValueError(
+            f"{name} must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
+            f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or ({channels}, {size}, {size}); "
+            f"got shape {given_shape}."
+        )
+        if isinstance(images, np.ndarray):
+            if channels == 1 and images.shape[-2:] == (size, size):
+                images = images[..., None]
+            if images.ndim < 3:
+                raise wrong_shape
+            images = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3)
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(
+                f"{name} must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}."
+            )
+        images = images.unsqueeze(0) if images.dim() == 3 else images
+        if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
+            raise wrong_shape
+        if images.dtype == torch.uint8:
+            images = images.float() / 255
+        elif not images.is_floating_point():
+            raise TypeError(
+                f"{name} must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one."
+            )
+        elif images.numel() and (images.min() < 0 or images.max() > 1):
+            raise ValueError(
+                f"float {name} must be in [0, 1], got values from {images.min().item():g} to {images.max().item():g}: "
+                "divide 0..255 values by 255, or pass them as uint8."
+            )
+        device, dtype = self.placement(model)
+        return images.to(device=device, dtype=dtype) * 2 - 1
+
+    def mask_to_tensor(self, mask_image, count: int, size: int, model) -> torch.Tensor:
+        """`mask_image` -> (count, 1, size, size) floats, 1 where pixels are to be repainted (white in an image, as
+        diffusers' inpainting pipelines), binarised at 0.5. One mask serves every image; else one per image.
+
+        PIL images (converted to grayscale); numpy arrays (H, W), (N, H, W) or with a last axis of 1; tensors (H, W),
+        (1, H, W) or (N, 1, H, W); or a list of any of these. Values bool, uint8 in 0..255 or floats in [0, 1]."""
+        expected = f"{size}x{size} (arrays ({size}, {size}) or (N, {size}, {size}), tensors (N, 1, {size}, {size}))"
+        if isinstance(mask_image, PIL.Image.Image):
+            mask_image = [mask_image]
+        if isinstance(mask_image, (list, tuple)) and mask_image:
+            if all(isinstance(mask, PIL.Image.Image) for mask in mask_image):
+                if len({mask.size for mask in mask_image}) > 1 or mask_image[0].size != (size, size):
+                    sizes = sorted({mask.size for mask in mask_image})
+                    raise ValueError(f"mask_image must be {expected}, got PIL images of sizes {sizes}.")
+                mask_image = np.stack([np.asarray(mask.convert("L")) for mask in mask_image])
+            else:
+                mask_image = torch.cat([self.mask_to_tensor(mask, 1, size, model) for mask in mask_image])
+        given_shape = tuple(mask_image.shape) if isinstance(mask_image, (np.ndarray, torch.Tensor)) else None
+        if isinstance(mask_image, np.ndarray):
+            if mask_image.ndim in (3, 4) and mask_image.shape[-1] == 1 and mask_image.shape[-3:-1] == (size, size):
+                mask_image = mask_image[..., 0]
+            mask_image = torch.from_numpy(np.ascontiguousarray(mask_image))
+        if not isinstance(mask_image, torch.Tensor):
+            raise TypeError(
+                f"mask_image must be a PIL image, a numpy array or a torch.Tensor, got {type(mask_image).__name__}."
+            )
+        if (
+            mask_image.dim() not in (2, 3, 4)
+            or tuple(mask_image.shape[-2:]) != (size, size)
+            or (mask_image.dim() == 4 and mask_image.shape[1] != 1)
+        ):
+            raise ValueError(f"mask_image must be {expected}, got shape {given_shape}.")
+        if mask_image.dtype == torch.uint8:
+            mask_image = mask_image.float() / 255
+        elif mask_image.dtype == torch.bool:
+            mask_image = mask_image.float()
+        elif not mask_image.is_floating_point():
+            raise TypeError(f"mask_image must be bool, uint8 in 0..255 or floats in [0, 1], got {mask_image.dtype}.")
+        mask_image = (mask_image.reshape(-1, 1, size, size) >= 0.5).float()
+        if len(mask_image) not in (1, count):
+            raise ValueError(f"mask_image holds {len(mask_image)} masks for {count} images: pass one, or one each.")
+        empty = [i for i, mask in enumerate(mask_image) if not mask.any()]
+        if empty:
+            raise ValueError(
+                f"mask_image {empty[0]} has no pixel to repaint (none is white, >= 0.5): mark the pixels to restore "
+                "in white, or leave mask_image out."
+            )
+        device, dtype = self.placement(model)
+        return mask_image.expand(count, -1, -1, -1).to(device=device, dtype=dtype)
+
+    def search_latents(
+        self, model, decode, latent_dim: int, image, known, num_candidates: int, num_steps: int, generator, **options
+    ):
+        """Error correction with a trained generator, without retraining (Bora et al. 2017; Yeh et al. 2017): for
+        each image, `num_candidates` latents z descend (Adam) the reconstruction error of the known pixels,
+        mean(known * (A(decode(z)) - image)^2), plus `prior_weight` * mean(z^2), a Gaussian prior that keeps z
+        typical; A shrinks to the image's size by block averaging (1 for a full-size image). Returns, per image, the
+        decoded candidate of lowest error (N, C, S, S) in [-1, 1]. `decode` maps (N * num_candidates, latent_dim)
+        latents, image-major, to images; the starting latents are standard normal."""
+        prior_weight, lr = options.get("prior_weight", 1e-3), options.get("lr", 0.05)
+        if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
+            raise ValueError(f"num_steps must be a non-negative integer, got {num_steps!r}.")
+        check_generator(generator)
+        count = len(image)
+        if isinstance(generator, list) and len(generator) != count:
+            raise ValueError(f"generator is a list of {len(generator)} generators for {count} images: one per image.")
+        device, dtype = self.placement(model)
+        shape = (num_candidates, latent_dim)
+        if isinstance(generator, list):
+            draws = [randn_tensor(shape, generator=g, device=device, dtype=torch.float32) for g in generator]
+            latents = torch.cat(draws)
+        else:
+            latents = randn_tensor((count * num_candidates, latent_dim), generator=generator, device=device)
+        latents = latents.to(dtype).requires_grad_(True)
+        target, weight = image.repeat_interleave(num_candidates, 0), known.repeat_interleave(num_candidates, 0)
+        scale = model.config.sample_size // image.shape[-1]
+
+        def errors(z):
+            images = decode(z)
+            measured = torch.nn.functional.avg_pool2d(images, scale) if scale > 1 else images
+            data = (weight * (measured - target) ** 2).flatten(1).mean(1)
+            return images, data, data + prior_weight * z.pow(2).mean(1)
+
+        optimizer = torch.optim.Adam([latents], lr=lr)
+        with torch.enable_grad():
+            for _ in range(num_steps):
+                (latents.grad,) = torch.autograd.grad(errors(latents)[2].sum(), [latents])  # z's only, not G's
+                optimizer.step()
+        with torch.no_grad():
+            images, data, _ = errors(latents)
+            best = data.view(count, num_candidates).argmin(1)
+            return images.view(count, num_candidates, *images.shape[1:])[torch.arange(count), best]
+
+    def restore_inputs(self, image, mask_image, scale, model):
+        """For a generator's `restore`: the image (N, C, s, s) in [-1, 1], `scale` times smaller than the
+        generator's images, the weights of its known pixels (0 where mask_image is white) and the mask (N, 1, S, S)
+        or None."""
+        config = model.config
+        size = config.sample_size
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1 or size % scale:
+            raise ValueError(
+                f"scale must be a positive integer dividing the model's {size}-pixel size, got {scale!r}."
+            )
+        image = self.images_to_tensor(image, size // scale, config.out_channels, model, "image")
+        if mask_image is None:
+            return image, torch.ones_like(image[:, :1]), None
+        if scale != 1:
+            raise ValueError("mask_image is for full-size images: with scale > 1 every low-resolution pixel is known.")
+        mask = self.mask_to_tensor(mask_image, len(image), size, model)
+        return image, 1 - mask, mask
 
     def prepare_latents(self, batch_size, model, generator, latents, truncation: float = 1.0) -> torch.Tensor:
         """Standard-normal latents (batch_size, model.config.latent_dim) on the model's device and in its dtype,

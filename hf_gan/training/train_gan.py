@@ -21,7 +21,9 @@ from accelerate.logging import get_logger
 
 from ..losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
 from ..models import DCGANDiscriminator, DCGANGenerator
-from ..pipelines import ConditionalGANPipeline, GANPipeline
+from ..pipelines import ConditionalGANPipeline, GANPipeline, ImageToImageGANPipeline
+from ..visuals import upscale
+from . import tasks
 from .checkpointing import bare_model
 from .utils import (
     TrainingState,
@@ -47,7 +49,12 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser, default_output_dir="outputs/gan")
     model = parser.add_argument_group("model")
-    model.add_argument("--model", choices=["gan", "cgan"], default="cgan", help="unconditional or class-conditional")
+    model.add_argument(
+        "--model",
+        choices=["gan", "cgan", "pix2pix"],
+        default="cgan",
+        help="unconditional, class-conditional, or image-conditional (pix2pix, with --task)",
+    )
     model.add_argument("--pretrained_model_name_or_path", help="fine-tune the G and D of this hf_gan pipeline")
     model.add_argument("--latent_dim", type=int, default=64)
     model.add_argument("--generator_channels", type=int, default=32, help="G width at full resolution")
@@ -112,6 +119,7 @@ def parse_args():
         help="replay each training step as one CUDA graph (one GPU, the dataset on it): a small GAN's step is bound "
         "by kernel launches, which the graph does away with (docs/benchmarks.md, 'On a GPU')",
     )
+    tasks.add_task_arguments(parser)
     return parser
 
 
@@ -122,6 +130,7 @@ def check_model_arguments(args):
         raise ValueError("--categorical_code is for an unconditional model (--model gan): a cGAN has its labels.")
     if args.cuda_graph and args.r1_gamma > 0:
         raise ValueError("--cuda_graph does not capture the R1 penalty's double backward: drop one of the two.")
+    tasks.check_task_arguments(args)
 
 
 def check_cuda_graph(accelerator, data):
@@ -204,6 +213,8 @@ def make_pipeline(args, accelerator, generator, discriminator, ema_generator, la
     g = ema_generator if not args.no_ema else bare_model(accelerator, generator)
     g = copy.deepcopy(g).eval().to(memory_format=torch.contiguous_format)
     d = copy.deepcopy(bare_model(accelerator, discriminator)).eval().to(memory_format=torch.contiguous_format)
+    if args.model == "pix2pix":
+        return ImageToImageGANPipeline(g, d)
     if label_names is not None:
         return ConditionalGANPipeline(g, d, id2label=dict(enumerate(label_names)))
     return GANPipeline(g, d)
@@ -361,22 +372,29 @@ def main(argv=None):
 
 
 def train(args, accelerator, run):
-    conditional = args.model == "cgan"
+    conditional, image_to_image = args.model == "cgan", args.model == "pix2pix"
 
     data, batcher = load_training_data(args, accelerator, require_labels=conditional)
+    if image_to_image:  # the (condition, target) pairs of --task, a function of (seed, batch number)
+        conditions = tasks.load_conditions(args, len(data)) if args.task == "paired" else None
+        make_pairs = tasks.PairMaker(args, accelerator, batcher.local_batch_size, conditions)
     if args.cuda_graph:
         check_cuda_graph(accelerator, data)
     label_names = data.label_names if conditional else None
     _, channels, resolution, _ = data.images.shape
 
-    generator, discriminator = build_models(args, len(label_names) if conditional else None, channels, resolution)
+    if image_to_image:
+        condition_channels = channels if conditions is None else conditions.shape[1]
+        generator, discriminator = tasks.build_models(args, channels, resolution, condition_channels)
+    else:
+        generator, discriminator = build_models(args, len(label_names) if conditional else None, channels, resolution)
     generator.train()
     discriminator.train()
     layout = memory_format(accelerator.device)
     generator.to(accelerator.device, memory_format=layout)
     discriminator.to(accelerator.device, memory_format=layout)
     ema_generator = copy.deepcopy(generator).requires_grad_(False)
-    latent_dim, code_size = generator.config.latent_dim, generator.config.categorical_code
+    latent_dim, code_size = generator.config.latent_dim, getattr(generator.config, "categorical_code", 0)
     # on a GPU, fused Adam: one kernel per step, and fp16's loss scaling skips steps without a host sync
     adam = functools.partial(
         torch.optim.Adam, betas=(args.adam_beta1, args.adam_beta2), fused=accelerator.device.type == "cuda" or None
@@ -391,7 +409,7 @@ def train(args, accelerator, run):
     discriminator_config = discriminator_module.config
     if args.compile:  # the generator step's D, outside DDP, compiled as accelerate compiled the prepared models
         discriminator_module = torch.compile(discriminator_module, **accelerator.state.dynamo_plugin.to_kwargs())
-    split_code = generator_module.split_code
+    split_code = getattr(generator_module, "split_code", None)
 
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema_generator}
     optimizers = {"generator": optimizer_g, "discriminator": optimizer_d}
@@ -401,6 +419,13 @@ def train(args, accelerator, run):
     init_trackers(args, accelerator)
     grid = grid_latents(args, latent_dim, len(label_names) if conditional else None, code_size)
     save_grid = functools.partial(sample_grid, args, accelerator, ema_generator, *grid)
+    if image_to_image:  # fixed pairs of the first batch: conditions, outputs and targets in rows
+        grid_indices = batcher.indices(0)
+        grid_pairs = make_pairs(real_batch(data, grid_indices, accelerator.device, False)[0], 0, grid_indices)
+        before_after = functools.partial(
+            tasks.before_after_grid, ema_generator, grid_pairs, grid[0][:8].to(accelerator.device)
+        )
+        save_grid = lambda step: save_sample_grid(args, accelerator, image_grid(before_after(), 3), step)  # noqa: E731
     pipeline = functools.partial(
         make_pipeline, args, accelerator, generator, discriminator, ema_generator, label_names
     )
@@ -412,6 +437,14 @@ def train(args, accelerator, run):
 
     def training_step(indices, ema_decay):
         """k steps on D, one on each batch of `indices` (k x batch), a step on G, and the EMA update."""
+        if image_to_image:  # pix2pix's D and G steps on the pairs of the last batch (--d_steps 1 in the presets)
+            real, _ = real_batch(data, indices[-1], accelerator.device, False)
+            pairs = make_pairs(real, state.batches_seen - 1, indices[-1])
+            noise = next_noise(args, state, batcher, accelerator, latent_dim)
+            step_models = (generator, discriminator, discriminator_module)
+            losses = tasks.training_step(args, accelerator, step_models, (optimizer_g, optimizer_d), pairs, noise)
+            update_ema(ema_generator, generator_module, ema_decay)
+            return losses
         for batch_indices in indices:
             real, labels = real_batch(data, batch_indices, accelerator.device, conditional)
             noise = next_noise(args, state, batcher, accelerator, latent_dim)
@@ -467,6 +500,7 @@ def train(args, accelerator, run):
             pipeline(),
             kind="infogan" if code_size else args.model,
             final_stats={**state.stats, "train_minutes": state.train_seconds / 60},
+            samples=upscale([image_grid(before_after(), 3)], 4)[0] if image_to_image else None,
         )
     accelerator.end_training()
 

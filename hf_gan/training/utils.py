@@ -476,10 +476,11 @@ def hardware() -> str:
     )
 
 
-def finish_run(args, pipeline, kind, final_stats):
-    """Saves the pipeline, the card's pictures and the model card to --output_dir, and pushes them if asked."""
+def finish_run(args, pipeline, kind, final_stats, samples=None):
+    """Saves the pipeline, the card's pictures and the model card to --output_dir, and pushes them if asked.
+    `samples`: the card's picture, if not the pipeline's sample grid (an image-to-image model's before / after)."""
     pipeline.save_pretrained(args.output_dir)
-    pictures = {"samples.png": pipeline_grid(pipeline)}
+    pictures = {"samples.png": samples or pipeline_grid(pipeline)}
     if kind in ("gan", "infogan"):
         pictures["interpolation.png"] = interpolation_strip(interpolation_frames(pipeline, 0, 1, num_frames=10))
     save_images({os.path.join(args.output_dir, name): (picture, {}) for name, picture in pictures.items()})

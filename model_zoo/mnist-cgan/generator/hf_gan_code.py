@@ -582,6 +582,174 @@ class ConvAutoencoder(SafetensorsModelMixin, ConfigMixin):
         return torch.linalg.solve_triangular(self.latent_scale_tril.float(), centred, upper=False).T.to(codes.dtype)
 
 
+"""Image-conditional generator and discriminator of pix2pix (Isola et al. 2017): G is a U-Net that maps a condition
+image to an output image, D a PatchGAN that scores (condition, output) pairs patch by patch.
+
+The condition may be smaller than the output (super-resolution, `condition_size` < `sample_size`): both networks
+first enlarge it to `sample_size` (bicubic), so the U-Net's skips carry the enlarged input. With `mask_channel`, the
+condition carries one more channel, the mask (1 where pixels are to be repainted, 0 where they are known); masked
+pixels of the image are blanked to 0 (mid-grey in [-1, 1]) before G sees them. G also takes a small latent noise
+vector, broadcast over its bottleneck, so that a `generator` gives reproducible variation (pix2pix used dropout for
+that; an explicit input keeps a batch equal to its images one by one).
+"""
+
+import torch
+import torch.nn.functional as F
+from diffusers import ConfigMixin
+from diffusers.configuration_utils import register_to_config
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+
+def _check_sizes(sample_size: int, condition_size: int, num_down: int) -> None:
+    if sample_size % 2**num_down:
+        raise ValueError(
+            f"sample_size={sample_size} must be divisible by 2**num_down={2**num_down} (e.g. 28 with num_down=2)."
+        )
+    if condition_size < 1 or sample_size % condition_size:
+        raise ValueError(
+            f"condition_size={condition_size} must divide sample_size={sample_size} (e.g. 7 for x4 on 28 px)."
+        )
+
+
+def condition_input(
+    image: torch.Tensor, mask_image: torch.Tensor | None, sample_size: int, mask_channel: bool
+) -> torch.Tensor:
+    """The condition as both networks see it: the image (N, C, s, s) in [-1, 1] enlarged to `sample_size`, with
+    masked pixels blanked and the mask (N, 1, S, S) appended when `mask_channel`."""
+    if image.shape[-1] != sample_size:
+        image = F.interpolate(image, size=(sample_size, sample_size), mode="bicubic", align_corners=False)
+    if not mask_channel:
+        if mask_image is not None:
+            raise ValueError("This model takes no mask_image: it was trained without masks.")
+        return image
+    if mask_image is None:  # nothing to repaint: every pixel is known (e.g. a noisy image)
+        mask_image = image.new_zeros(image.shape[0], 1, sample_size, sample_size)
+    mask_image = mask_image.to(image.dtype)
+    return torch.cat([image * (1 - mask_image), mask_image], dim=1)
+
+
+def compose(output: torch.Tensor, image: torch.Tensor, mask_image: torch.Tensor | None) -> torch.Tensor:
+    """Inpainting keeps the known pixels: `output` where the mask is 1, `image` where it is 0. An image without a
+    mask, or whose mask has no pixel to repaint (how a restorer trained on masks and noise marks a noisy image), has
+    no pixel to trust as it is: it is `output` throughout."""
+    if mask_image is None:
+        return output
+    mask_image = mask_image.to(output.dtype)
+    keep = (1 - mask_image) * mask_image.flatten(1).any(1).to(output.dtype)[:, None, None, None]
+    return (1 - keep) * output + keep * image.to(output.dtype)
+
+
+class UNetGenerator(SafetensorsModelMixin, ConfigMixin):
+    """U-Net (Ronneberger et al. 2015) as pix2pix's G: `num_down` strided 4x4 convolutions down, 3x3 convolutions at
+    the bottleneck, transposed 4x4 convolutions up, each concatenated with the encoder's features of its resolution.
+    Output in [-1, 1] (tanh), `out_channels` x `sample_size` x `sample_size`."""
+
+    @register_to_config
+    def __init__(
+        self,
+        sample_size: int = 28,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        condition_size: int = 28,
+        mask_channel: bool = False,
+        base_channels: int = 32,
+        num_down: int = 2,
+        latent_dim: int = 8,
+    ):
+        super().__init__()
+        _check_sizes(sample_size, condition_size, num_down)
+        widths = [base_channels * min(2**i, 8) for i in range(num_down + 1)]
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels + int(mask_channel), widths[0], 3, padding=1), nn.LeakyReLU(0.2, inplace=True)
+        )
+        self.downs = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.LeakyReLU(0.2, inplace=True),
+            )
+            for c_in, c_out in zip(widths, widths[1:])
+        )
+        self.bottleneck = nn.Sequential(
+            nn.Conv2d(widths[-1] + latent_dim, widths[-1], 3, padding=1, bias=False),
+            nn.BatchNorm2d(widths[-1]),
+            nn.ReLU(inplace=True),
+        )
+        # up path: from the bottleneck (+ the skip of its resolution) to the next resolution up
+        self.ups = nn.ModuleList(
+            nn.Sequential(
+                nn.ConvTranspose2d(2 * c_in, c_out, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            )
+            for c_in, c_out in zip(widths[::-1], widths[::-1][1:])
+        )
+        self.to_image = nn.Sequential(nn.Conv2d(2 * widths[0], out_channels, 3, padding=1), nn.Tanh())
+
+    def forward(
+        self, image: torch.Tensor, mask_image: torch.Tensor | None = None, latents: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`image` (N, in_channels, condition_size, condition_size) in [-1, 1]; `mask_image` (N, 1, S, S), 1 where
+        to repaint (models with `mask_channel`); `latents` (N, latent_dim), zeros if None."""
+        config = self.config
+        x = condition_input(image, mask_image, config.sample_size, config.mask_channel)
+        skips = [self.stem(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        h = skips[-1]
+        if config.latent_dim:
+            if latents is None:
+                latents = h.new_zeros(h.shape[0], config.latent_dim)
+            h = torch.cat([h, latents.to(h.dtype)[:, :, None, None].expand(-1, -1, *h.shape[-2:])], dim=1)
+        h = self.bottleneck(h)
+        for up, skip in zip(self.ups, skips[::-1]):
+            h = up(torch.cat([h, skip], dim=1))
+        return self.to_image(torch.cat([h, skips[0]], dim=1))
+
+
+class PatchGANDiscriminator(SafetensorsModelMixin, ConfigMixin):
+    """pix2pix's D: scores (condition, image) pairs, one logit per overlapping patch (N, 1, P, P), D = sigmoid.
+
+    It sees the condition (enlarged, masked and with its mask as G sees it) concatenated with the image, so that it
+    judges whether the output fits its input, not only whether it looks real."""
+
+    @register_to_config
+    def __init__(
+        self,
+        sample_size: int = 28,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        condition_size: int = 28,
+        mask_channel: bool = False,
+        base_channels: int = 32,
+        num_down: int = 2,
+        norm: str = "spectral",
+    ):
+        super().__init__()
+        _check_sizes(sample_size, condition_size, num_down)
+        if norm not in NORMS:
+            raise ValueError(f"norm={norm!r} is not one of {NORMS}.")
+        wrap = spectral_norm if norm == "spectral" else (lambda layer: layer)
+        widths = [base_channels * min(2**i, 8) for i in range(num_down)]
+        layers, c_in = [], in_channels + int(mask_channel) + out_channels
+        for i, c_out in enumerate(widths):
+            layers.append(wrap(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=norm != "batch")))
+            if norm == "batch" and i > 0:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            c_in = c_out
+        layers += [wrap(nn.Conv2d(c_in, 2 * c_in, 3, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
+        layers.append(wrap(nn.Conv2d(2 * c_in, 1, 3, padding=1)))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor, output: torch.Tensor, mask_image: torch.Tensor | None = None):
+        """Patch logits of `output` (N, out_channels, S, S) given its condition `image` (and `mask_image`)."""
+        condition = condition_input(image, mask_image, self.config.sample_size, self.config.mask_channel)
+        return self.layers(torch.cat([condition, output], dim=1))
+
+
 """What the hf_gan pipelines share: loading and saving without code from the repository, latent sampling and output
 conversion.
 
@@ -601,6 +769,7 @@ import typing
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import torch
 from diffusers import DiffusionPipeline, ImagePipelineOutput, ModelMixin
 from diffusers.image_processor import VaeImageProcessor
@@ -624,10 +793,12 @@ CODE_SOURCES = (
     "models/blocks.py",
     "models/dcgan.py",
     "models/autoencoder.py",
+    "models/pix2pix.py",
     "pipelines/pipeline_utils.py",
     "pipelines/pipeline_gan.py",
     "pipelines/pipeline_conditional_gan.py",
     "pipelines/pipeline_autoencoder.py",
+    "pipelines/pipeline_image_to_image_gan.py",
 )
 CODE_HEADER = (
     "# hf_gan's networks and pipelines (hf_gan/models and hf_gan/pipelines, joined into one module by\n"
@@ -763,7 +934,8 @@ def slerp(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor) -> torc
 
 
 class HfGanPipeline(DiffusionPipeline):
-    """Base of the hf_gan pipelines (GANPipeline, ConditionalGANPipeline, AutoencoderPipeline).
+    """Base of the hf_gan pipelines (GANPipeline, ConditionalGANPipeline, AutoencoderPipeline,
+    ImageToImageGANPipeline).
 
     `HfGanPipeline.from_pretrained(repo_or_folder)` loads any of them, by the class its model_index.json names."""
 
@@ -902,6 +1074,166 @@ class HfGanPipeline(DiffusionPipeline):
         parameter = next(model.parameters())
         return parameter.device, parameter.dtype
 
+    def images_to_tensor(self, images, size: int, channels: int, model, name: str = "images") -> torch.Tensor:
+        """One image or a batch -> a (N, C, S, S) tensor in [-1, 1] on the pipeline's device.
+
+        PIL images; numpy arrays channels last, (H, W, C) or (N, H, W, C), or without the channel axis for one
+        channel; tensors channels first, (C, H, W) or (N, C, H, W); or a list of any of these. Values are floats in
+        [0, 1] or uint8 in 0..255. `name` is the argument's name in errors.
+        """
+        if isinstance(images, PIL.Image.Image):
+            images = [images]
+        if isinstance(images, (list, tuple)) and images and not all(isinstance(i, PIL.Image.Image) for i in images):
+            return torch.cat([self.images_to_tensor(image, size, channels, model, name) for image in images])
+        if isinstance(images, (list, tuple)) and images:
+            if len({image.size for image in images}) > 1:
+                sizes = sorted({image.size for image in images})
+                raise ValueError(f"{name} must be {size}x{size} pixels, got PIL images of sizes {sizes}.")
+            images = np.stack([np.asarray(image.convert("L" if channels == 1 else "RGB")) for image in images])
+        given_shape = tuple(images.shape) if isinstance(images, (np.ndarray, torch.Tensor)) else None
+        wrong_shape = ValueError(
+            f"{name} must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
+            f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or ({channels}, {size}, {size}); "
+            f"got shape {given_shape}."
+        )
+        if isinstance(images, np.ndarray):
+            if channels == 1 and images.shape[-2:] == (size, size):
+                images = images[..., None]
+            if images.ndim < 3:
+                raise wrong_shape
+            images = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3)
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(
+                f"{name} must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}."
+            )
+        images = images.unsqueeze(0) if images.dim() == 3 else images
+        if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
+            raise wrong_shape
+        if images.dtype == torch.uint8:
+            images = images.float() / 255
+        elif not images.is_floating_point():
+            raise TypeError(
+                f"{name} must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one."
+            )
+        elif images.numel() and (images.min() < 0 or images.max() > 1):
+            raise ValueError(
+                f"float {name} must be in [0, 1], got values from {images.min().item():g} to {images.max().item():g}: "
+                "divide 0..255 values by 255, or pass them as uint8."
+            )
+        device, dtype = self.placement(model)
+        return images.to(device=device, dtype=dtype) * 2 - 1
+
+    def mask_to_tensor(self, mask_image, count: int, size: int, model) -> torch.Tensor:
+        """`mask_image` -> (count, 1, size, size) floats, 1 where pixels are to be repainted (white in an image, as
+        diffusers' inpainting pipelines), binarised at 0.5. One mask serves every image; else one per image.
+
+        PIL images (converted to grayscale); numpy arrays (H, W), (N, H, W) or with a last axis of 1; tensors (H, W),
+        (1, H, W) or (N, 1, H, W); or a list of any of these. Values bool, uint8 in 0..255 or floats in [0, 1]."""
+        expected = f"{size}x{size} (arrays ({size}, {size}) or (N, {size}, {size}), tensors (N, 1, {size}, {size}))"
+        if isinstance(mask_image, PIL.Image.Image):
+            mask_image = [mask_image]
+        if isinstance(mask_image, (list, tuple)) and mask_image:
+            if all(isinstance(mask, PIL.Image.Image) for mask in mask_image):
+                if len({mask.size for mask in mask_image}) > 1 or mask_image[0].size != (size, size):
+                    sizes = sorted({mask.size for mask in mask_image})
+                    raise ValueError(f"mask_image must be {expected}, got PIL images of sizes {sizes}.")
+                mask_image = np.stack([np.asarray(mask.convert("L")) for mask in mask_image])
+            else:
+                mask_image = torch.cat([self.mask_to_tensor(mask, 1, size, model) for mask in mask_image])
+        given_shape = tuple(mask_image.shape) if isinstance(mask_image, (np.ndarray, torch.Tensor)) else None
+        if isinstance(mask_image, np.ndarray):
+            if mask_image.ndim in (3, 4) and mask_image.shape[-1] == 1 and mask_image.shape[-3:-1] == (size, size):
+                mask_image = mask_image[..., 0]
+            mask_image = torch.from_numpy(np.ascontiguousarray(mask_image))
+        if not isinstance(mask_image, torch.Tensor):
+            raise TypeError(
+                f"mask_image must be a PIL image, a numpy array or a torch.Tensor, got {type(mask_image).__name__}."
+            )
+        if (
+            mask_image.dim() not in (2, 3, 4)
+            or tuple(mask_image.shape[-2:]) != (size, size)
+            or (mask_image.dim() == 4 and mask_image.shape[1] != 1)
+        ):
+            raise ValueError(f"mask_image must be {expected}, got shape {given_shape}.")
+        if mask_image.dtype == torch.uint8:
+            mask_image = mask_image.float() / 255
+        elif mask_image.dtype == torch.bool:
+            mask_image = mask_image.float()
+        elif not mask_image.is_floating_point():
+            raise TypeError(f"mask_image must be bool, uint8 in 0..255 or floats in [0, 1], got {mask_image.dtype}.")
+        mask_image = (mask_image.reshape(-1, 1, size, size) >= 0.5).float()
+        if len(mask_image) not in (1, count):
+            raise ValueError(f"mask_image holds {len(mask_image)} masks for {count} images: pass one, or one each.")
+        empty = [i for i, mask in enumerate(mask_image) if not mask.any()]
+        if empty:
+            raise ValueError(
+                f"mask_image {empty[0]} has no pixel to repaint (none is white, >= 0.5): mark the pixels to restore "
+                "in white, or leave mask_image out."
+            )
+        device, dtype = self.placement(model)
+        return mask_image.expand(count, -1, -1, -1).to(device=device, dtype=dtype)
+
+    def search_latents(
+        self, model, decode, latent_dim: int, image, known, num_candidates: int, num_steps: int, generator, **options
+    ):
+        """Error correction with a trained generator, without retraining (Bora et al. 2017; Yeh et al. 2017): for
+        each image, `num_candidates` latents z descend (Adam) the reconstruction error of the known pixels,
+        mean(known * (A(decode(z)) - image)^2), plus `prior_weight` * mean(z^2), a Gaussian prior that keeps z
+        typical; A shrinks to the image's size by block averaging (1 for a full-size image). Returns, per image, the
+        decoded candidate of lowest error (N, C, S, S) in [-1, 1]. `decode` maps (N * num_candidates, latent_dim)
+        latents, image-major, to images; the starting latents are standard normal."""
+        prior_weight, lr = options.get("prior_weight", 1e-3), options.get("lr", 0.05)
+        if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
+            raise ValueError(f"num_steps must be a non-negative integer, got {num_steps!r}.")
+        check_generator(generator)
+        count = len(image)
+        if isinstance(generator, list) and len(generator) != count:
+            raise ValueError(f"generator is a list of {len(generator)} generators for {count} images: one per image.")
+        device, dtype = self.placement(model)
+        shape = (num_candidates, latent_dim)
+        if isinstance(generator, list):
+            draws = [randn_tensor(shape, generator=g, device=device, dtype=torch.float32) for g in generator]
+            latents = torch.cat(draws)
+        else:
+            latents = randn_tensor((count * num_candidates, latent_dim), generator=generator, device=device)
+        latents = latents.to(dtype).requires_grad_(True)
+        target, weight = image.repeat_interleave(num_candidates, 0), known.repeat_interleave(num_candidates, 0)
+        scale = model.config.sample_size // image.shape[-1]
+
+        def errors(z):
+            images = decode(z)
+            measured = torch.nn.functional.avg_pool2d(images, scale) if scale > 1 else images
+            data = (weight * (measured - target) ** 2).flatten(1).mean(1)
+            return images, data, data + prior_weight * z.pow(2).mean(1)
+
+        optimizer = torch.optim.Adam([latents], lr=lr)
+        with torch.enable_grad():
+            for _ in range(num_steps):
+                (latents.grad,) = torch.autograd.grad(errors(latents)[2].sum(), [latents])  # z's only, not G's
+                optimizer.step()
+        with torch.no_grad():
+            images, data, _ = errors(latents)
+            best = data.view(count, num_candidates).argmin(1)
+            return images.view(count, num_candidates, *images.shape[1:])[torch.arange(count), best]
+
+    def restore_inputs(self, image, mask_image, scale, model):
+        """For a generator's `restore`: the image (N, C, s, s) in [-1, 1], `scale` times smaller than the
+        generator's images, the weights of its known pixels (0 where mask_image is white) and the mask (N, 1, S, S)
+        or None."""
+        config = model.config
+        size = config.sample_size
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1 or size % scale:
+            raise ValueError(
+                f"scale must be a positive integer dividing the model's {size}-pixel size, got {scale!r}."
+            )
+        image = self.images_to_tensor(image, size // scale, config.out_channels, model, "image")
+        if mask_image is None:
+            return image, torch.ones_like(image[:, :1]), None
+        if scale != 1:
+            raise ValueError("mask_image is for full-size images: with scale > 1 every low-resolution pixel is known.")
+        mask = self.mask_to_tensor(mask_image, len(image), size, model)
+        return image, 1 - mask, mask
+
     def prepare_latents(self, batch_size, model, generator, latents, truncation: float = 1.0) -> torch.Tensor:
         """Standard-normal latents (batch_size, model.config.latent_dim) on the model's device and in its dtype,
         drawn in float32 so that a seed gives the same images in any dtype.
@@ -1021,6 +1353,51 @@ class GANPipeline(HfGanPipeline):
         self.check_output_type(output_type)
         latents = self.prepare_latents(batch_size, self.generator, generator, latents, truncation)
         return self.postprocess(self.generator(latents), output_type, return_dict)
+
+    def restore(
+        self,
+        image,
+        mask_image=None,
+        num_steps: int = 200,
+        num_restarts: int = 1,
+        scale: int = 1,
+        prior_weight: float = 1e-3,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        """Restores corrupted images without retraining, by searching the latent space for the generated image that
+        best matches the known pixels (Bora et al. 2017; Yeh et al. 2017; `HfGanPipeline.search_latents`).
+
+        Args:
+            image: the corrupted image(s), as for the image-to-image pipelines: PIL, numpy, torch or a list; of the
+                generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
+            mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
+                pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
+            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per code value of an
+                InfoGAN generator, whose categorical code is searched by trying each), the best kept.
+            prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
+            generator: a `torch.Generator`, or one per image, for the starting latents.
+            output_type, return_dict: as `__call__`.
+        """
+        self.check_output_type(output_type)
+        self.generator.eval()
+        image, known, mask = self.restore_inputs(image, mask_image, scale, self.generator)
+        config = self.generator.config
+        # an InfoGAN's categorical code has no gradient (G takes its argmax): every code value is tried instead
+        codes = torch.eye(config.categorical_code).repeat(len(image) * num_restarts, 1).to(image)
+        restored = self.search_latents(
+            self.generator,
+            (lambda latents: self.generator(torch.cat([latents, codes], dim=1))) if len(codes) else self.generator,
+            config.latent_dim - config.categorical_code,
+            image,
+            known,
+            max(config.categorical_code, 1) * num_restarts,
+            num_steps,
+            generator,
+            prior_weight=prior_weight,
+        )
+        return self.postprocess(compose(restored, image, mask), output_type, return_dict)
 
     def interpolate(
         self,
@@ -1162,6 +1539,61 @@ class ConditionalGANPipeline(HfGanPipeline):
         label_ids = label_ids.to(latents.device)
         return self.postprocess(self.generator(latents, label_ids), output_type, return_dict)
 
+    def restore(
+        self,
+        image,
+        mask_image=None,
+        class_labels=None,
+        num_steps: int = 200,
+        num_restarts: int = 1,
+        scale: int = 1,
+        prior_weight: float = 1e-3,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        """Restores corrupted images without retraining, by searching the latent space (and the class) for the
+        generated image that best matches the known pixels (Bora et al. 2017; Yeh et al. 2017;
+        `HfGanPipeline.search_latents`).
+
+            class_labels: the images' classes (one, or one per image) if known; None tries every class, each with
+                `num_restarts` latents, and keeps the best match.
+        Args:
+            image: the corrupted image(s), as for the image-to-image pipelines: PIL, numpy, torch or a list; of the
+                generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
+            mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
+                pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
+            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per class when
+                class_labels is None), the best kept.
+            prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
+            generator: a `torch.Generator`, or one per image, for the starting latents.
+            output_type, return_dict: as `__call__`.
+        """
+        self.check_output_type(output_type)
+        self.generator.eval()
+        image, known, mask = self.restore_inputs(image, mask_image, scale, self.generator)
+        count = len(image)
+        if class_labels is None:
+            per_image = torch.arange(len(self.labels)).repeat(count, 1)
+        else:
+            ids = torch.tensor(self.get_label_ids(class_labels))
+            if len(ids) not in (1, count):
+                raise ValueError(f"class_labels holds {len(ids)} labels for {count} images: pass one, or one each.")
+            per_image = ids.expand(count)[:, None]
+        labels = per_image.repeat_interleave(num_restarts, 1).reshape(-1).to(image.device)
+        restored = self.search_latents(
+            self.generator,
+            lambda latents: self.generator(latents, labels),
+            self.generator.config.latent_dim,
+            image,
+            known,
+            per_image.shape[1] * num_restarts,
+            num_steps,
+            generator,
+            prior_weight=prior_weight,
+        )
+        return self.postprocess(compose(restored, image, mask), output_type, return_dict)
+
     @torch.no_grad()
     def interpolate(
         self,
@@ -1217,47 +1649,8 @@ class AutoencoderPipeline(HfGanPipeline):
         self.register_modules(autoencoder=autoencoder)
 
     def _images_to_tensor(self, images: ImageInput) -> torch.Tensor:
-        """One image or a batch -> a (N, C, S, S) tensor in [-1, 1] on the pipeline's device.
-
-        PIL images; numpy arrays channels last, (H, W, C) or (N, H, W, C), or without the channel axis for one
-        channel; tensors channels first, (C, H, W) or (N, C, H, W). Values are floats in [0, 1] or uint8 in 0..255.
-        """
         config = self.autoencoder.config
-        size, channels = config.sample_size, config.channels
-        if isinstance(images, PIL.Image.Image):
-            images = [images]
-        if isinstance(images, list):
-            images = np.stack([np.asarray(image.convert("L" if channels == 1 else "RGB")) for image in images])
-        given_shape = tuple(images.shape) if isinstance(images, (np.ndarray, torch.Tensor)) else None
-        if isinstance(images, np.ndarray):
-            if channels == 1 and images.shape[-2:] == (size, size):
-                images = images[..., None]
-            images = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3)
-        if not isinstance(images, torch.Tensor):
-            raise TypeError(
-                f"images must be PIL images, a numpy array or a torch.Tensor, got {type(images).__name__}."
-            )
-        images = images.unsqueeze(0) if images.dim() == 3 else images
-        if images.dim() != 4 or tuple(images.shape[1:]) != (channels, size, size):
-            raise ValueError(
-                f"images must be {size}x{size} with {channels} channel(s): arrays (N, {size}, {size}, {channels}) or "
-                f"({size}, {size}, {channels}), tensors (N, {channels}, {size}, {size}) or "
-                f"({channels}, {size}, {size}); "
-                f"got shape {given_shape}."
-            )
-        if images.dtype == torch.uint8:
-            images = images.float() / 255
-        elif not images.is_floating_point():
-            raise TypeError(
-                f"images must be floats in [0, 1] or uint8 in 0..255, got {images.dtype}: convert them to one."
-            )
-        elif images.numel() and (images.min() < 0 or images.max() > 1):
-            raise ValueError(
-                f"float images must be in [0, 1], got values from {images.min().item():g} to {images.max().item():g}: "
-                "divide 0..255 values by 255, or pass them as uint8."
-            )
-        device, dtype = self.placement(self.autoencoder)
-        return images.to(device=device, dtype=dtype) * 2 - 1
+        return self.images_to_tensor(images, config.sample_size, config.channels, self.autoencoder)
 
     @torch.no_grad()
     def encode(self, images: ImageInput) -> torch.Tensor:
@@ -1312,3 +1705,64 @@ class AutoencoderPipeline(HfGanPipeline):
         return self(
             num_frames, latents=latents, truncation=truncation, output_type=output_type, return_dict=return_dict
         )
+
+
+"""Image-to-image translation with an image-conditional GAN (pix2pix, Isola et al. 2017): super-resolution,
+inpainting, denoising, or any paired task: images = G(image, mask_image, z)."""
+
+import torch
+
+
+
+class ImageToImageGANPipeline(HfGanPipeline):
+    """Restores or translates images with a U-Net generator trained against a PatchGAN discriminator.
+
+    Args:
+        generator: the trained U-Net G.
+        discriminator: optional; kept so training can resume or fine-tune from the pipeline, never used here.
+    """
+
+    _optional_components = ["discriminator"]
+
+    def __init__(self, generator: UNetGenerator, discriminator: PatchGANDiscriminator | None = None):
+        super().__init__()
+        self.register_modules(generator=generator, discriminator=discriminator)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        image,
+        mask_image=None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        """Restores (or translates) `image`, one output per input image.
+
+        Args:
+            image: PIL images, numpy arrays channels last ((H, W, C), (N, H, W, C), or (H, W) for one channel),
+                tensors channels first ((C, H, W) or (N, C, H, W)), or a list of them; floats in [0, 1] or uint8.
+                Of the generator's `condition_size`, e.g. 7x7 for a x4 super-resolution model of 28x28 digits.
+            mask_image: for models trained with masks: white (1) where pixels are to be repainted, black (0) where
+                they are kept, as diffusers' inpainting pipelines; one mask for all images or one each. None: no
+                pixel is missing (a noisy image is restored as a whole).
+            generator: a `torch.Generator`, or a list with one per image, for the latent noise z.
+            latents: noise (number of images, latent_dim) to use instead of drawing it.
+            output_type: "pil" (list of PIL images), "np" (N, H, W, C) or "pt" (N, C, H, W), floats in [0, 1].
+            return_dict: return an `ImagePipelineOutput` (True) or a tuple.
+        """
+        self.check_output_type(output_type)
+        config = self.generator.config
+        image = self.images_to_tensor(image, config.condition_size, config.in_channels, self.generator, "image")
+        mask = None
+        if mask_image is not None:
+            if not config.mask_channel:
+                raise ValueError(
+                    "This model takes no mask_image (it was trained without masks, e.g. for super-resolution or "
+                    "denoising): leave mask_image out."
+                )
+            mask = self.mask_to_tensor(mask_image, len(image), config.sample_size, self.generator)
+        latents = self.prepare_latents(len(image), self.generator, generator, latents) if config.latent_dim else None
+        self.generator.eval()
+        return self.postprocess(compose(self.generator(image, mask, latents), image, mask), output_type, return_dict)
