@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from diffusers.image_processor import PipelineImageInput
 
 from ..models import DCGANDiscriminator, DCGANGenerator
 from ..models.pix2pix import compose
@@ -123,9 +124,9 @@ class ConditionalGANPipeline(HfGanPipeline):
 
     def restore(
         self,
-        image,
-        mask_image=None,
-        class_labels=None,
+        image: PipelineImageInput,
+        mask_image: PipelineImageInput | None = None,
+        class_labels: int | str | list[int | str] | torch.Tensor | None = None,
         num_steps: int = 200,
         num_restarts: int = 1,
         scale: int = 1,
@@ -138,18 +139,21 @@ class ConditionalGANPipeline(HfGanPipeline):
         generated image that best matches the known pixels (Bora et al. 2017; Yeh et al. 2017;
         `HfGanPipeline.search_latents`).
 
-            class_labels: the images' classes (one, or one per image) if known; None tries every class, each with
-                `num_restarts` latents, and keeps the best match.
         Args:
             image: the corrupted image(s), as for the image-to-image pipelines: PIL, numpy, torch or a list; of the
                 generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
             mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
                 pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
-            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per class when
+            class_labels: the images' classes (one, or one per image) if known; None tries every class, each with
+                `num_restarts` latents, and keeps the best match.
+            num_steps: Adam steps on the latents.
+            num_restarts: latents tried per image (per class when
                 class_labels is None), the best kept.
+            scale: how many times smaller `image` is than the generator's images (1: the same size).
             prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
             generator: a `torch.Generator`, or one per image, for the starting latents.
-            output_type, return_dict: as `__call__`.
+            output_type: as `__call__`.
+            return_dict: as `__call__`.
         """
         self.check_output_type(output_type)
         self.generator.eval()

@@ -1,6 +1,7 @@
 """Unconditional GAN sampling: images = G(z), z ~ N(0, I)."""
 
 import torch
+from diffusers.image_processor import PipelineImageInput
 
 from ..models import DCGANDiscriminator, DCGANGenerator
 from ..models.pix2pix import compose
@@ -53,8 +54,8 @@ class GANPipeline(HfGanPipeline):
 
     def restore(
         self,
-        image,
-        mask_image=None,
+        image: PipelineImageInput,
+        mask_image: PipelineImageInput | None = None,
         num_steps: int = 200,
         num_restarts: int = 1,
         scale: int = 1,
@@ -71,11 +72,14 @@ class GANPipeline(HfGanPipeline):
                 generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
             mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
                 pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
-            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per code value of an
+            num_steps: Adam steps on the latents.
+            num_restarts: latents tried per image (per code value of an
                 InfoGAN generator, whose categorical code is searched by trying each), the best kept.
+            scale: how many times smaller `image` is than the generator's images (1: the same size).
             prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
             generator: a `torch.Generator`, or one per image, for the starting latents.
-            output_type, return_dict: as `__call__`.
+            output_type: as `__call__`.
+            return_dict: as `__call__`.
         """
         self.check_output_type(output_type)
         self.generator.eval()

@@ -2,6 +2,7 @@
 inpainting, denoising, or any paired task: images = G(image, mask_image, z)."""
 
 import torch
+from diffusers.image_processor import PipelineImageInput
 
 from ..models import PatchGANDiscriminator, UNetGenerator
 from ..models.pix2pix import compose
@@ -25,8 +26,8 @@ class ImageToImageGANPipeline(HfGanPipeline):
     @torch.no_grad()
     def __call__(
         self,
-        image,
-        mask_image=None,
+        image: PipelineImageInput,
+        mask_image: PipelineImageInput | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
         output_type: str = "pil",

@@ -1307,6 +1307,7 @@ class HfGanPipeline(DiffusionPipeline):
 """Unconditional GAN sampling: images = G(z), z ~ N(0, I)."""
 
 import torch
+from diffusers.image_processor import PipelineImageInput
 
 
 
@@ -1356,8 +1357,8 @@ class GANPipeline(HfGanPipeline):
 
     def restore(
         self,
-        image,
-        mask_image=None,
+        image: PipelineImageInput,
+        mask_image: PipelineImageInput | None = None,
         num_steps: int = 200,
         num_restarts: int = 1,
         scale: int = 1,
@@ -1374,11 +1375,14 @@ class GANPipeline(HfGanPipeline):
                 generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
             mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
                 pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
-            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per code value of an
+            num_steps: Adam steps on the latents.
+            num_restarts: latents tried per image (per code value of an
                 InfoGAN generator, whose categorical code is searched by trying each), the best kept.
+            scale: how many times smaller `image` is than the generator's images (1: the same size).
             prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
             generator: a `torch.Generator`, or one per image, for the starting latents.
-            output_type, return_dict: as `__call__`.
+            output_type: as `__call__`.
+            return_dict: as `__call__`.
         """
         self.check_output_type(output_type)
         self.generator.eval()
@@ -1423,6 +1427,7 @@ class GANPipeline(HfGanPipeline):
 
 import numpy as np
 import torch
+from diffusers.image_processor import PipelineImageInput
 
 
 
@@ -1541,9 +1546,9 @@ class ConditionalGANPipeline(HfGanPipeline):
 
     def restore(
         self,
-        image,
-        mask_image=None,
-        class_labels=None,
+        image: PipelineImageInput,
+        mask_image: PipelineImageInput | None = None,
+        class_labels: int | str | list[int | str] | torch.Tensor | None = None,
         num_steps: int = 200,
         num_restarts: int = 1,
         scale: int = 1,
@@ -1556,18 +1561,21 @@ class ConditionalGANPipeline(HfGanPipeline):
         generated image that best matches the known pixels (Bora et al. 2017; Yeh et al. 2017;
         `HfGanPipeline.search_latents`).
 
-            class_labels: the images' classes (one, or one per image) if known; None tries every class, each with
-                `num_restarts` latents, and keeps the best match.
         Args:
             image: the corrupted image(s), as for the image-to-image pipelines: PIL, numpy, torch or a list; of the
                 generator's size, or `scale` times smaller (super-resolution: A shrinks G's images by averaging).
             mask_image: white (1) where pixels are missing; they are repainted and the known ones kept. None: every
                 pixel is a measurement (e.g. a noisy image), and the output is the generator's image.
-            num_steps: Adam steps on the latents; num_restarts: latents tried per image (per class when
+            class_labels: the images' classes (one, or one per image) if known; None tries every class, each with
+                `num_restarts` latents, and keeps the best match.
+            num_steps: Adam steps on the latents.
+            num_restarts: latents tried per image (per class when
                 class_labels is None), the best kept.
+            scale: how many times smaller `image` is than the generator's images (1: the same size).
             prior_weight: weight of the Gaussian prior mean(z^2) against the mean squared error of known pixels.
             generator: a `torch.Generator`, or one per image, for the starting latents.
-            output_type, return_dict: as `__call__`.
+            output_type: as `__call__`.
+            return_dict: as `__call__`.
         """
         self.check_output_type(output_type)
         self.generator.eval()
@@ -1711,6 +1719,7 @@ class AutoencoderPipeline(HfGanPipeline):
 inpainting, denoising, or any paired task: images = G(image, mask_image, z)."""
 
 import torch
+from diffusers.image_processor import PipelineImageInput
 
 
 
@@ -1731,8 +1740,8 @@ class ImageToImageGANPipeline(HfGanPipeline):
     @torch.no_grad()
     def __call__(
         self,
-        image,
-        mask_image=None,
+        image: PipelineImageInput,
+        mask_image: PipelineImageInput | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
         output_type: str = "pil",
