@@ -13,12 +13,15 @@ streaming (--streaming, --dataloader_num_workers 1) and, where the decoded datas
 in memory (--no-streaming); it prints one row per run: the peak memory of the training process and its DataLoader
 workers (the largest sum of their proportional set sizes, PSS, so that pages a forked worker shares are counted once;
 sampled every 0.2 s from /proc), images/s (the script's own clock of training-step time, train_results.json, over all
-steps, the first included) and the wall time from starting the process to its log line "First step done".
+steps, the first included) and the wall time from starting the process to its log line "First step done". With
+--repeats, the two paths alternate (the load of a shared machine drifts) and the table gives the largest peak
+memory, the median images/s with the ratio of the medians, and the longest time to the first step.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -112,6 +115,7 @@ def train_once(data: str, out: str, steps: int, streaming: bool, flags: list) ->
     command = [sys.executable, "-m", "hf_gan.training.train_gan", "--dataset_name", data, "--output_dir", out]
     command += ["--overwrite_output_dir", "--max_train_steps", str(steps), "--checkpointing_steps", str(steps)]
     command += [*flags, "--streaming" if streaming else "--no-streaming"]
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     start = time.time()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     first_step = []
@@ -152,6 +156,7 @@ def main():
     parser.add_argument("--data_dir", default="/work/data/streaming_scaling")
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each size and path (medians are printed)")
     parser.add_argument("--train_batch_size", type=int, default=64)
     parser.add_argument("--channels", type=int, default=16, help="--generator_channels and --discriminator_channels")
     parser.add_argument("--dataloader_num_workers", type=int, default=1)
@@ -175,15 +180,30 @@ def main():
     rows = []
     for name in args.sizes:
         data = os.path.join(args.data_dir, name)
-        modes = ["streaming"] + (["in-memory"] if SIZES[name] * 3 * 64 * 64 / 1e9 <= args.in_memory_max_gb else [])
-        for mode in modes:
-            out = os.path.join(args.data_dir, "runs", f"{name}-{mode}")
-            result = train_once(data, out, args.steps, mode == "streaming", flags)
-            rows.append((name, mode, result))
-            print(json.dumps({"size": name, "mode": mode, **result}), flush=True)
-    print("\n| images | path | peak memory (PSS, GB) | images/s | time to first step (s) |\n|---|---|---|---|---|")
-    for name, mode, r in rows:
-        print(f"| {name} | {mode} | {r['peak_pss_gb']:.3f} | {r['images_per_s']:.0f} | {r['first_step_s']:.1f} |")
+        fits = SIZES[name] * 3 * 64 * 64 / 1e9 <= args.in_memory_max_gb
+        for repeat in range(args.repeats):
+            modes = ["streaming", "in-memory"] if fits else ["streaming"]
+            for mode in modes[::-1] if repeat % 2 else modes:  # alternated: the machine's load drifts
+                out = os.path.join(args.data_dir, "runs", f"{name}-{mode}")
+                result = train_once(data, out, args.steps, mode == "streaming", flags)
+                rows.append((name, mode, result))
+                print(json.dumps({"size": name, "mode": mode, "repeat": repeat, **result}), flush=True)
+    print(
+        "\n| images | path | runs | peak memory (PSS, GB) | images/s | streaming / in-memory | time to first step (s) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name in args.sizes:
+        rates = {}
+        for mode in ("streaming", "in-memory"):
+            runs = [r for n, m, r in rows if n == name and m == mode]
+            if not runs:
+                continue
+            rates[mode] = statistics.median(r["images_per_s"] for r in runs)
+            ratio = f"{rates['streaming'] / rates[mode]:.2f}" if mode == "in-memory" else ""
+            print(
+                f"| {name} | {mode} | {len(runs)} | {max(r['peak_pss_gb'] for r in runs):.3f} | {rates[mode]:.0f} | "
+                f"{ratio} | {max(r['first_step_s'] for r in runs):.1f} |"
+            )
 
 
 if __name__ == "__main__":

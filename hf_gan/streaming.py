@@ -120,7 +120,7 @@ def decide_streaming(args, num_rows: int | None, channels: int, resolution: int)
     streaming = decoded > budget
     logger.info(
         f"The decoded dataset ({num_rows} images {channels}x{resolution}x{resolution}) takes {decoded / 1e9:.3g} GB, "
-        f"{'more' if streaming else 'less'} than the in-memory budget of {budget / 1e9:.3g} GB "
+        f"{'more' if streaming else 'no more'} than the in-memory budget of {budget / 1e9:.3g} GB "
         f"(--in_memory_max_gb): {'streaming it' if streaming else 'loading it into memory'}"
     )
     return streaming
@@ -302,25 +302,19 @@ def load_streaming_data(args, accelerator, require_labels):
                 "--streaming, or convert them to parquet to stream them."
             )
         return None
-    stream = load_image_dataset(args.dataset_name, args.dataset_split, cache_dir=args.cache_dir, streaming=True)
-    if stream.features is None:  # e.g. JSON without a schema: read the first rows for it
-        stream = stream._resolve_features()
-    image_column = find_column(stream, args.image_column, IMAGE_COLUMN_NAMES, datasets.Image, "image")
-    if image_column is None:
-        raise DatasetError(f"No image column found among {stream.column_names}: pass --image_column.")
-    encoded = next(iter(stream.cast_column(image_column, datasets.Image(decode=False)).take(1)), None)
-    if encoded is None:
-        raise DatasetError("The dataset has no rows.")
-    first = _open(encoded[image_column])
-    channels = args.num_channels or (1 if first.mode in ("L", "1", *SIXTEEN_BIT_MODES) else 3)
-    resolution = args.resolution or first.size[0]
-    rows = count_rows(stream, args.dataset_name, args.dataset_split)
-    if args.max_train_samples is not None and rows is not None:
-        rows = min(rows, args.max_train_samples)
-    if not decide_streaming(args, rows, channels, resolution):
+    try:
+        stream, image_column, first, rows = _probe(args)
+    except (DatasetError, OSError, SyntaxError, ValueError):
+        if args.streaming:
+            raise
+        return None  # the in-memory path reports what is wrong with the data, as it did before streaming existed
+    if first is None or not decide_streaming(args, rows, *_shape(args, first)):
         return None
+    if getattr(args, "cuda_graph", False):  # the staging buffer would suit a graph, but that is untested on a GPU
+        raise ValueError("--cuda_graph is for a dataset held on the GPU, not a stream: drop --cuda_graph.")
     if args.resolution is None and first.size[0] != first.size[1]:
         raise DatasetError(f"The images are not square ({first.size}): pass --resolution to crop them.")
+    channels, resolution = _shape(args, first)
     label_column, label_names = _labels(stream, args, require_labels)
     if args.max_train_samples is not None:
         stream = stream.take(args.max_train_samples)
@@ -361,6 +355,33 @@ def load_streaming_data(args, accelerator, require_labels):
     staging.num_rows = rows or 0
     batcher = StreamingBatcher(staging, loader, slots, accelerator.num_processes)
     return batcher.data, batcher
+
+
+def _probe(args):
+    """The stream, its image column, its first image (None if the choice is already made: a size that cannot be
+    known without reading the data, with --streaming unset) and its number of rows (None if unknown)."""
+    stream = load_image_dataset(args.dataset_name, args.dataset_split, cache_dir=args.cache_dir, streaming=True)
+    if stream.features is None:  # e.g. JSON without a schema: read the first rows for it
+        stream = stream._resolve_features()
+    image_column = find_column(stream, args.image_column, IMAGE_COLUMN_NAMES, datasets.Image, "image")
+    if image_column is None:
+        raise DatasetError(f"No image column found among {stream.column_names}: pass --image_column.")
+    rows = count_rows(stream, args.dataset_name, args.dataset_split)
+    if args.max_train_samples is not None and rows is not None:
+        rows = min(rows, args.max_train_samples)
+    if rows is None and args.streaming is None:
+        decide_streaming(args, rows, 0, 0)  # logs the choice
+        return stream, image_column, None, rows
+    encoded = next(iter(stream.cast_column(image_column, datasets.Image(decode=False)).take(1)), None)
+    if encoded is None:
+        raise DatasetError("The dataset has no rows.")
+    return stream, image_column, _open(encoded[image_column]), rows
+
+
+def _shape(args, first) -> tuple[int, int]:
+    """(channels, resolution): the arguments', else the first image's."""
+    channels = args.num_channels or (1 if first.mode in ("L", "1", *SIXTEEN_BIT_MODES) else 3)
+    return channels, args.resolution or first.size[0]
 
 
 def process_stream(stream, seed, buffer_size, rank, num_processes):
