@@ -189,7 +189,7 @@ def main():
                 rows.append((name, mode, result))
                 print(json.dumps({"size": name, "mode": mode, "repeat": repeat, **result}), flush=True)
     print(
-        "\n| images | path | runs | peak memory (PSS, GB) | images/s | streaming / in-memory | time to first step (s) |"
+        "\n| images | path | runs | peak memory (PSS, GB) | images/s | streaming/in-memory | time to first step (s) |"
     )
     print("|---|---|---|---|---|---|---|")
     for name in args.sizes:

@@ -146,12 +146,12 @@ def test_two_processes_stream_disjoint_parts_of_each_epoch(tmp_path, num_shards)
 def test_the_dataset_is_streamed_when_its_decoded_size_exceeds_the_memory_budget(shards, caplog):
     caplog.set_level(logging.INFO, logger="hf_gan.streaming")
     decoded_gb = 48 * 3 * 8 * 8 / 1e9
-    assert load_streaming_data(stream_args(shards, streaming=None, in_memory_max_gb=decoded_gb * 0.99), process(), False)
+    below = stream_args(shards, streaming=None, in_memory_max_gb=decoded_gb * 0.99)
+    assert load_streaming_data(below, process(), False)
     assert "more than the in-memory budget" in caplog.text and "streaming it" in caplog.text
     caplog.clear()
     assert (
-        load_streaming_data(stream_args(shards, streaming=None, in_memory_max_gb=decoded_gb), process(), False)
-        is None
+        load_streaming_data(stream_args(shards, streaming=None, in_memory_max_gb=decoded_gb), process(), False) is None
     )
     assert "loading it into memory" in caplog.text
     assert load_streaming_data(stream_args(shards, streaming=False, in_memory_max_gb=0), process(), False) is None
