@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from types import SimpleNamespace
 
@@ -255,15 +256,18 @@ def test_an_undecodable_image_stops_the_run_by_default_or_is_skipped_when_asked(
 
 def test_a_shard_that_disappears_mid_run_stops_with_a_clear_error_and_the_last_checkpoint(tmp_path):
     folder = write_shards(tmp_path / "data", 4)
-    out = str(tmp_path / "run")
-    command = [sys.executable, "-m", "hf_gan.training.train_gan", "--dataset_name", folder, "--output_dir", out]
-    flags = [*TINY, "--model", "gan", "--checkpointing_steps", "2", "--max_train_steps", "100000"]
-    process = subprocess.Popen([*command, *flags], stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (os.path.isdir(out) and checkpoints(out)):
-        time.sleep(0.05)
-    os.remove(os.path.join(folder, "train-02.parquet"))  # read again, at the latest, in the next epoch
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode != 0
-    assert "could not read a shard" in stderr and "train-02.parquet" in stderr
-    assert re.search(r"The \d+ steps done are saved in .*checkpoint-\d+", stderr)
+    out = tmp_path / "run"
+
+    def remove_a_shard_after_the_first_checkpoint():
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out.is_dir() and checkpoints(out)):
+            time.sleep(0.01)
+        os.remove(os.path.join(folder, "train-02.parquet"))  # read again, at the latest, in the next epoch
+
+    remover = threading.Thread(target=remove_a_shard_after_the_first_checkpoint)
+    remover.start()
+    with pytest.raises(DatasetError, match=r"could not read a shard in epoch \d+: .*train-02\.parquet") as error:
+        run_gan(out, folder, "--model", "gan", "--checkpointing_steps", "2", "--max_train_steps", "100000")
+    remover.join()
+    step = int(re.search(r"The (\d+) steps done are saved", str(error.value)).group(1))
+    assert os.path.isfile(out / f"checkpoint-{step}" / "stream-0.json")
