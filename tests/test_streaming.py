@@ -1,6 +1,7 @@
 """hf_gan.streaming on tiny parquet shards: what the stream promises (every sample once per epoch, an order drawn
 from the seed alone, disjoint parts per process), exact resume, the memory-budget switch, and its faults."""
 
+import json
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from conftest import accelerate_launch
 from safetensors.torch import load_file
 
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
@@ -271,3 +273,19 @@ def test_a_shard_that_disappears_mid_run_stops_with_a_clear_error_and_the_last_c
     remover.join()
     step = int(re.search(r"The (\d+) steps done are saved", str(error.value)).group(1))
     assert os.path.isfile(out / f"checkpoint-{step}" / "stream-0.json")
+
+
+def test_two_processes_launched_with_accelerate_each_stream_half_of_the_data(shards, tmp_path):
+    """gloo on a CPU, as tests/test_training.py's two-process test: the checkpoints (which refuse replicas whose
+    weights differ) record where each process's stream is; 48 rows split in two are 6 batches of 4 an epoch each, so
+    8 steps end at batch 2 of epoch 1 (a process streaming all 48 rows would be at batch 8 of epoch 0)."""
+    out = tmp_path / "two"
+    flags = [*TINY, "--model", "gan", "--max_train_steps", "8", "--checkpointing_steps", "4"]
+    flags += ["--discriminator_norm", "none", "--dataset_name", shards, "--output_dir", str(out)]
+    command = [*accelerate_launch(2), "-m", "hf_gan.training.train_gan", *flags]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for rank in (0, 1):
+        position = json.loads((out / "checkpoint-8" / f"stream-{rank}.json").read_text())
+        assert position == {"epoch": 1, "batch": 2, "num_processes": 2}
