@@ -6,7 +6,7 @@ steps of train_gan on parquet shards of 10k, 100k and 1M synthetic 64x64 RGB ima
 
 `synthesise` writes the images once: 5,000-row parquet shards (PNG bytes, an Image feature and a ClassLabel of the
 shape drawn), 1M/ holding all of them and 10k/ and 100k/ links to its first shards. The images are a colour gradient
-with one flat ellipse, rectangle or triangle, so PNG keeps them small (about 1.5 KB each).
+with one flat ellipse, rectangle or triangle, so PNG keeps them small (344 MB for the 1M).
 
 `run` trains an unconditional GAN (16 channels, batch 64, one torch thread) on each size in its own process,
 streaming (--streaming, --dataloader_num_workers 1) and, where the decoded dataset takes at most --in_memory_max_gb,
