@@ -78,9 +78,12 @@ def load_idx_dataset(images_path: str, labels_path: str) -> datasets.Dataset:
     )
 
 
-def load_image_dataset(name_or_path: str, split: str = "train", cache_dir: str | None = None) -> datasets.Dataset:
+def load_image_dataset(
+    name_or_path: str, split: str = "train", cache_dir: str | None = None, streaming: bool = False
+) -> datasets.Dataset | datasets.IterableDataset:
     """Loads `split` of a Hub dataset id, an image folder (class subfolders become labels), a parquet/arrow/csv
-    file or folder of them, a `save_to_disk` folder, or a folder of raw MNIST idx files."""
+    file or folder of them, a `save_to_disk` folder, or a folder of raw MNIST idx files. With `streaming`, an
+    IterableDataset that reads the files as it is iterated (hf_gan.streaming); raw idx files are not streamed."""
     if os.path.isdir(name_or_path):
         if os.path.isfile(os.path.join(name_or_path, "dataset_dict.json")) or os.path.isfile(
             os.path.join(name_or_path, "state.json")
@@ -90,9 +93,14 @@ def load_image_dataset(name_or_path: str, split: str = "train", cache_dir: str |
                 if split not in dataset:
                     raise DatasetError(f"{name_or_path} has splits {list(dataset)}, not {split!r}: pass --split.")
                 dataset = dataset[split]
-            return dataset
+            # memory-mapped already; shards so that DataLoader workers and processes can split it
+            return dataset.to_iterable_dataset(num_shards=max(1, len(dataset) // 10_000)) if streaming else dataset
         idx_pair = _find_idx_pair(name_or_path, split)
         if idx_pair:
+            if streaming:
+                raise DatasetError(
+                    f"{name_or_path} holds raw MNIST idx files, which are not streamed: drop --streaming."
+                )
             return load_idx_dataset(*idx_pair)
         if not any(files for _, _, files in os.walk(name_or_path)):
             raise DatasetError(f"The dataset folder {name_or_path} is empty.")
@@ -100,11 +108,13 @@ def load_image_dataset(name_or_path: str, split: str = "train", cache_dir: str |
         builder = DATA_FILE_BUILDERS.get(os.path.splitext(name_or_path)[1])
         if builder is None:
             raise DatasetError(f"Cannot read {name_or_path}: use a folder, or a {'/'.join(DATA_FILE_BUILDERS)} file.")
-        return datasets.load_dataset(builder, data_files={split: name_or_path}, split=split, cache_dir=cache_dir)
+        return datasets.load_dataset(
+            builder, data_files={split: name_or_path}, split=split, cache_dir=cache_dir, streaming=streaming
+        )
     elif name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:  # a path, not a Hub id
         raise DatasetError(f"{name_or_path} does not exist: pass a local folder or file, or a Hub dataset id.")
     try:
-        return datasets.load_dataset(name_or_path, split=split, cache_dir=cache_dir)
+        return datasets.load_dataset(name_or_path, split=split, cache_dir=cache_dir, streaming=streaming)
     except ValueError as error:
         raise DatasetError(f"Could not load split {split!r} of {name_or_path}: {error}") from error
 

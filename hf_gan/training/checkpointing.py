@@ -9,6 +9,7 @@ checkpoints that are read back without unpickling anything.
         optimizer-<name>.safetensors, .json   each optimizer's tensors; its param_groups and other values
         state.json                            the step and the training loop's own state
         rng-<rank>.json                       each process's random number generators
+        stream-<rank>.json                    where each process's data stream is (streaming runs only)
         manifest.json                         written last: run id, step and the SHA-256 of every other file
       previous-<time>/      what --overwrite_output_dir (or resuming an earlier step) moved aside: nothing is deleted
 
@@ -225,9 +226,11 @@ def save_checkpoint(
     state: dict | None = None,
     generators: dict | None = None,
     total_limit: int | None = None,
+    process_state: dict | None = None,
 ) -> str:
-    """Writes `output_dir/checkpoint-<step>` on every process (each writes its own random generators, the main
-    process the rest) and returns its path.
+    """Writes `output_dir/checkpoint-<step>` on every process (each writes its own random generators and, if given,
+    its `process_state` as stream-<rank>.json, e.g. where its data stream is; the main process the rest) and returns
+    its path.
 
     `models` and `optimizers` map names to (possibly accelerate-wrapped) modules and optimizers; `state` is the
     training loop's JSON-serialisable state; `generators` the loop's own torch.Generators. The folder is renamed from
@@ -241,6 +244,8 @@ def save_checkpoint(
         os.makedirs(staging)
     accelerator.wait_for_everyone()
     _write_json(os.path.join(staging, f"rng-{accelerator.process_index}.json"), _rng_state(generators or {}))
+    if process_state is not None:
+        _write_json(os.path.join(staging, f"stream-{accelerator.process_index}.json"), process_state)
     if accelerator.is_main_process:
         for name, model in models.items():
             weights = bare_model(accelerator, model).state_dict()
@@ -356,6 +361,13 @@ def load_checkpoint(
     if saved["grad_scaler"] is not None and accelerator.scaler is not None:
         accelerator.scaler.load_state_dict(saved["grad_scaler"])
     return saved["state"]
+
+
+def load_process_state(checkpoint: str, accelerator) -> dict | None:
+    """This process's `process_state` of `save_checkpoint` (checked against the manifest), or None if it wrote none."""
+    manifest = read_manifest(checkpoint, verify=False)
+    name = f"stream-{accelerator.process_index}.json"
+    return json.loads(_read_verified(checkpoint, manifest, name)) if name in manifest["files"] else None
 
 
 def _load_weights(model: torch.nn.Module, tensors: dict, what: str) -> None:

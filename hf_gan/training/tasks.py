@@ -49,6 +49,10 @@ def check_task_arguments(args):
         return
     if args.cuda_graph:
         raise ValueError("--cuda_graph is for --model gan / cgan: drop it for --model pix2pix.")
+    if args.streaming:
+        raise ValueError("--streaming is for --model gan / cgan: --model pix2pix trains from a dataset in memory.")
+    # pix2pix's pairs (a paired dataset's conditions, the before/after grid) index the dataset: never stream it
+    args.streaming = False
     unknown = set(args.mask_type.split(",")) - set(MASK_TYPES)
     if unknown:
         raise ValueError(f"--mask_type {args.mask_type}: {sorted(unknown)} not among {MASK_TYPES}.")

@@ -8,7 +8,7 @@ Goodfellow et al.'s algorithm: each step takes `--d_steps` stochastic-gradient s
 log D(x) + log(1 - D(G(z))), or the hinge variant), then one step on the generator G. An EMA copy of G is what gets
 sampled and saved. With --categorical_code, the unconditional GAN is an InfoGAN: D also learns to read G's
 categorical code off its images and G to keep it readable. The whole dataset sits in memory as uint8 and batches are
-gathered by index (hf_gan.data).
+gathered by index (hf_gan.data); a dataset larger than memory is streamed instead (--streaming, hf_gan.streaming).
 """
 
 import argparse
@@ -22,6 +22,7 @@ from accelerate.logging import get_logger
 from ..losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
 from ..models import DCGANDiscriminator, DCGANGenerator
 from ..pipelines import ConditionalGANPipeline, GANPipeline, ImageToImageGANPipeline
+from ..streaming import add_arguments as add_streaming_arguments
 from ..visuals import upscale
 from . import tasks
 from .checkpointing import bare_model
@@ -30,6 +31,7 @@ from .utils import (
     add_common_arguments,
     after_step,
     finish_run,
+    follow_stream,
     image_grid,
     init_trackers,
     load_training_data,
@@ -48,6 +50,7 @@ logger = get_logger(__name__)
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser, default_output_dir="outputs/gan")
+    add_streaming_arguments(parser)
     model = parser.add_argument_group("model")
     model.add_argument(
         "--model",
@@ -414,6 +417,7 @@ def train(args, accelerator, run):
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema_generator}
     optimizers = {"generator": optimizer_g, "discriminator": optimizer_d}
     state = TrainingState(args.seed, models, optimizers, device=accelerator.device)
+    follow_stream(state, batcher, run, accelerator, args)
     learning_rates = {optimizer_g: args.generator_lr, optimizer_d: args.discriminator_lr}
     state.resume_if_asked(run, accelerator, learning_rates)
     init_trackers(args, accelerator)

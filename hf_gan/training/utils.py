@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import PIL.Image
+import psutil
 import torch
 import yaml
 from accelerate import Accelerator
@@ -21,8 +22,16 @@ from tqdm.auto import tqdm
 from ..data import DatasetError, load_image_dataset, prepare_image_dataset
 from ..hub import push_folder
 from ..model_card import write_model_card
+from ..streaming import StreamingBatcher, load_streaming_data
 from ..visuals import interpolation_frames, interpolation_strip, pipeline_grid, save_images
-from .checkpointing import RunFolder, find_latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpointing import (
+    CheckpointError,
+    RunFolder,
+    find_latest_checkpoint,
+    load_checkpoint,
+    load_process_state,
+    save_checkpoint,
+)
 
 
 logger = get_logger(__name__)
@@ -265,7 +274,13 @@ class IndexBatcher:
 
 
 def load_training_data(args, accelerator, require_labels):
-    """The dataset in memory, and the batcher that hands this process its slice of each global batch."""
+    """The dataset in memory, and the batcher that hands this process its slice of each global batch; or, for a
+    streaming run (train_gan's --streaming, or a dataset larger than --in_memory_max_gb), a staging buffer and the
+    StreamingBatcher that fills it (hf_gan.streaming)."""
+    if hasattr(args, "streaming"):
+        streamed = load_streaming_data(args, accelerator, require_labels)
+        if streamed is not None:
+            return streamed
     with accelerator.main_process_first():  # the first process fills the datasets cache
         dataset = load_image_dataset(args.dataset_name, args.dataset_split, cache_dir=args.cache_dir)
     data = prepare_image_dataset(
@@ -307,6 +322,8 @@ class TrainingState:
         self.batches_seen = 0
         self.train_seconds = 0.0  # wall-clock time spent in training steps, summed over resumed runs
         self.stats = {}
+        self.stream = None  # a streaming run's StreamingBatcher (follow_stream)
+        self.first_step_logged = False
         # on the training device: noise drawn on the CPU would need a copy, and a host sync, every step
         self.noise = torch.Generator(device).manual_seed(seed)
 
@@ -327,6 +344,7 @@ class TrainingState:
             state=counters,
             generators={"noise": self.noise},
             total_limit=total_limit,
+            process_state=self.stream.state_dict(self.batches_seen) if self.stream else None,
         )
 
     def resume_if_asked(self, run: RunFolder, accelerator, learning_rates: dict) -> None:
@@ -338,6 +356,15 @@ class TrainingState:
         counters = load_checkpoint(run.checkpoint, self.models, self.optimizers, accelerator, {"noise": self.noise})
         self.step, self.batches_seen = counters["step"], counters["batches_seen"]
         self.train_seconds, self.stats = counters["train_seconds"], counters["stats"]
+        stream_state = load_process_state(run.checkpoint, accelerator)
+        if (stream_state is None) != (self.stream is None):
+            written, now = ("streaming", "in memory") if self.stream is None else ("in memory", "streaming")
+            raise CheckpointError(
+                f"{run.checkpoint} was written by a run that read its data {written}; this one reads it {now}, in "
+                f"another order. Resume with {'--streaming' if self.stream is None else '--no-streaming'}."
+            )
+        if self.stream is not None:
+            self.stream.load_state_dict(stream_state)
         for optimizer, lr in learning_rates.items():
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -351,6 +378,27 @@ class TrainingState:
         now = time.perf_counter()
         self.train_seconds += now - self._clock
         self._clock = now
+
+
+def follow_stream(state, batcher, run, accelerator, args) -> None:
+    """For a streaming run: checkpoints record where the stream is, and a fault in the data (a bad label or image, a
+    lost shard) first checkpoints the steps done (with one process; with several, the others wait in the step's
+    all-reduce, so the last checkpoint stays the one to resume)."""
+    if not isinstance(batcher, StreamingBatcher):
+        return
+    state.stream = batcher
+
+    def checkpoint_steps_done():
+        if accelerator.num_processes > 1:
+            last = find_latest_checkpoint(run.output_dir, run.run_id)
+            return f"The last checkpoint is {last}." if last else "No checkpoint was written."
+        path = state.save_checkpoint(run, accelerator, args.checkpoints_total_limit)
+        return (
+            f"The {state.step} steps done are saved in {path}: fix the data, then continue with "
+            "--resume_from_checkpoint latest."
+        )
+
+    batcher.on_error = checkpoint_steps_done
 
 
 def progress_bar(args, accelerator, state):
@@ -388,6 +436,10 @@ def after_step(args, accelerator, run, state, progress, compute_stats, sample_gr
     saving = bool(args.save_every) and step % args.save_every == 0 and step != args.max_train_steps
     sampling = bool(args.sample_every) and step % args.sample_every == 0
     writing = checkpointing or saving or sampling
+    if not state.first_step_logged:  # what a run costs before it trains: loading data, building, first batch
+        state.first_step_logged = True
+        started = time.time() - psutil.Process().create_time()
+        logger.info(f"First step done (step {step}), {started:.1f} s after the start", main_process_only=True)
     if writing or step % args.logging_steps == 0 or step == args.max_train_steps:
         state.stats = compute_stats()  # a device sync: only on these steps
         state.tick()  # after the sync, so that the clock counts the GPU's queued work
