@@ -4,7 +4,14 @@ Importing hf_gan changes nothing in diffusers: a saved hf_gan pipeline loads wit
 module it carries (trust_remote_code=True), and with hf_gan's own `from_pretrained` without running any code.
 """
 
-from .models import ConvAutoencoder, DCGANDiscriminator, DCGANGenerator, SafetensorsModelMixin
+from .models import (
+    ConvAutoencoder,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    ResNetDiscriminator,
+    ResNetGenerator,
+    SafetensorsModelMixin,
+)
 from .pipelines import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline, HfGanPipeline
 
 
@@ -18,5 +25,7 @@ __all__ = [
     "DCGANGenerator",
     "GANPipeline",
     "HfGanPipeline",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "SafetensorsModelMixin",
 ]

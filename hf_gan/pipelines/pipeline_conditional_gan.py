@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ..models import DCGANDiscriminator, DCGANGenerator
+from ..models import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator, ResNetGenerator
 from .pipeline_utils import HfGanPipeline
 
 
@@ -20,8 +20,8 @@ class ConditionalGANPipeline(HfGanPipeline):
 
     def __init__(
         self,
-        generator: DCGANGenerator,
-        discriminator: DCGANDiscriminator | None = None,
+        generator: DCGANGenerator | ResNetGenerator,
+        discriminator: DCGANDiscriminator | ResNetDiscriminator | None = None,
         id2label: dict | None = None,
     ):
         super().__init__()

@@ -2,7 +2,7 @@
 
 import torch
 
-from ..models import DCGANDiscriminator, DCGANGenerator
+from ..models import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator, ResNetGenerator
 from .pipeline_utils import HfGanPipeline
 
 
@@ -17,7 +17,11 @@ class GANPipeline(HfGanPipeline):
 
     _optional_components = ["discriminator"]
 
-    def __init__(self, generator: DCGANGenerator, discriminator: DCGANDiscriminator | None = None):
+    def __init__(
+        self,
+        generator: DCGANGenerator | ResNetGenerator,
+        discriminator: DCGANDiscriminator | ResNetDiscriminator | None = None,
+    ):
         super().__init__()
         self.register_modules(generator=generator, discriminator=discriminator)
         if generator.config.num_classes:
