@@ -111,6 +111,8 @@ def main():
         rows.append((name, scores, results))
         print(name, json.dumps(scores), flush=True)
 
+    with open(os.path.join(args.work_dir, "scores.json"), "w", encoding="utf-8") as file:
+        json.dump({name.split()[0]: {**s, **r} for name, s, r in rows}, file, indent=2)
     names = list(classifier.config.label_names)
     machine = (
         f"{os.cpu_count()}-core CPU ({platform.machine()}), no GPU, shared; {args.num_threads} torch thread per run"

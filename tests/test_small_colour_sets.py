@@ -16,13 +16,17 @@ import pytest
 import torch
 from accelerate import Accelerator
 from conftest import accelerate_launch
+from huggingface_hub import HfApi, ModelCard
+from test_hub import run_python
 
 from hf_gan import ConditionalGANPipeline, HfGanPipeline, ResNetDiscriminator, ResNetGenerator
 from hf_gan.augment import color as color_transform
 from hf_gan.augment import cutout, diff_augment, parse_policy, translation
 from hf_gan.cli import main as cli_main
 from hf_gan.data import DatasetError, load_image_dataset, prepare_image_dataset
+from hf_gan.demo import export_space
 from hf_gan.metrics import copying_ratio, evaluate_pipeline
+from hf_gan.pipelines.pipeline_utils import repository_code
 from hf_gan.training import train_gan
 from hf_gan.training.utils import parse_args_with_config
 
@@ -47,7 +51,7 @@ def tiny_resnet(num_classes=3, channels=3, seed=0):
 
 def test_resnet_generator_and_discriminator_shapes_and_conditioning():
     generator, discriminator = tiny_resnet()
-    generator.eval()
+    generator.eval(), discriminator.eval()  # eval: no BatchNorm statistics, no spectral-norm power iteration
     for block in generator.blocks:  # as if trained: per-class scales and shifts that differ
         torch.nn.init.normal_(block.norm1.scale.weight, 1, 0.5)
         torch.nn.init.normal_(block.norm2.shift.weight, 0, 0.5)
@@ -302,3 +306,70 @@ def test_emoji_preset_and_resnet_argument_errors():
         bad = parse_args_with_config(parser, ["--config", "emoji_cgan", *flags])
         with pytest.raises(ValueError, match=message):
             train_gan.check_model_arguments(bad)
+
+
+# -- the zoo's emoji-cgan -------------------------------------------------------------------------------------------
+
+
+EMOJI_ZOO = os.path.join(ROOT, "model_zoo", "emoji-cgan")
+EMOJI_CATEGORIES = [
+    "Activities",
+    "Animals & Nature",
+    "Flags",
+    "Food & Drink",
+    "Objects",
+    "People & Body",
+    "Smileys & Emotion",
+    "Symbols",
+    "Travel & Places",
+]
+
+
+def test_emoji_zoo_model_gives_the_same_images_from_folder_and_hub_with_hf_gan_and_plain_diffusers(tmp_path):
+    pipe = HfGanPipeline.from_pretrained(EMOJI_ZOO)
+    assert isinstance(pipe, ConditionalGANPipeline) and isinstance(pipe.generator, ResNetGenerator)
+    assert [pipe.id2label[i] for i in range(9)] == EMOJI_CATEGORIES  # as emoji.json spells them
+    expected = pipe(class_labels=EMOJI_CATEGORIES, generator=torch.manual_seed(0), output_type="pt").images
+    assert expected.shape == (9, 3, 64, 64) and expected.std() > 0.05
+    HfApi().create_repo("user/emoji-cgan", exist_ok=True)
+    HfApi().upload_folder(repo_id="user/emoji-cgan", folder_path=EMOJI_ZOO)
+    from_hub = HfGanPipeline.from_pretrained("user/emoji-cgan")
+    images = from_hub(class_labels=EMOJI_CATEGORIES, generator=torch.manual_seed(0), output_type="pt").images
+    torch.testing.assert_close(images, expected, rtol=0, atol=0)
+    result = run_python(
+        f"""
+        import torch
+        from diffusers import DiffusionPipeline
+        out = {{}}
+        for source in ({EMOJI_ZOO!r}, "user/emoji-cgan"):
+            pipe = DiffusionPipeline.from_pretrained(source, trust_remote_code=True)
+            labels = {EMOJI_CATEGORIES!r}
+            out[source] = pipe(class_labels=labels, generator=torch.manual_seed(0), output_type="pt").images
+        torch.save(out, "{tmp_path}/plain.pt")
+        """,
+        block_hf_gan=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for images in torch.load(tmp_path / "plain.pt").values():
+        torch.testing.assert_close(images, expected, rtol=0, atol=0)
+
+
+def test_emoji_zoo_folder_is_small_current_carded_exportable_and_from_its_preset(tmp_path):
+    files = [os.path.join(d, f) for d, _, fs in os.walk(EMOJI_ZOO) for f in fs]
+    assert sum(os.path.getsize(f) for f in files) < 10 * 2**20
+    for path in [f for f in files if f.endswith(".py")]:
+        assert open(path, encoding="utf-8").read() == repository_code(), f"{path} is stale: rebuild the zoo folder"
+    card = ModelCard.load(os.path.join(EMOJI_ZOO, "README.md"))
+    assert {r.metric_type for r in card.data.eval_results} >= {"fid", "kid", "class_accuracy", "copying_ratio"}
+    assert "CC-BY 4.0" in card.text and "Twemoji" in card.text and "residual networks" in card.text
+    for picture in ("samples.png", "interpolation.png"):
+        assert os.path.isfile(os.path.join(EMOJI_ZOO, picture))
+    space = export_space(EMOJI_ZOO, str(tmp_path / "space"))
+    assert os.path.isfile(os.path.join(space, "app.py")) and os.path.isdir(os.path.join(space, "model", "generator"))
+    # the preset's settings, but for where the data and run lived and the benchmark's wall-clock budget
+    ran_with = json.load(open(os.path.join(EMOJI_ZOO, "training_args.json"), encoding="utf-8"))
+    implied = vars(parse_args_with_config(train_gan.parse_args(), ["--config", "emoji_cgan"]))
+    bookkeeping = {"dataset_name", "output_dir", "checkpointing_steps", "sample_every", "logging_steps", "num_threads"}
+    budget = {"max_train_steps", "max_train_minutes"}
+    differ = {k: (implied.get(k), v) for k, v in ran_with.items() if k not in bookkeeping | budget and implied[k] != v}
+    assert not differ
