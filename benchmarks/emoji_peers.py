@@ -94,7 +94,7 @@ def main():
 
     from hf_gan.metrics import evaluate_pipeline, load_classifier
 
-    torch.set_num_threads(args.num_threads)
+    torch.set_num_threads(2)  # scoring: Inception at 6 GFLOP an image
     classifier = load_classifier(args.classifier)
     rows = []
     for name, (out, _) in runs.items():
@@ -104,7 +104,7 @@ def main():
         scores = evaluate_pipeline(
             out, args.split_dataset, ["fid", "kid", "classifier"], classifier, "test", "train", **common
         )
-        # the same samples (same seed) against every image the GAN was trained on
+        # samples drawn the same way (seed, the set's class proportions) against every image the GAN was trained on
         copying = evaluate_pipeline(out, args.dataset, ["copying"], split="train", reference_split="train", **common)
         scores.update({k: v for k, v in copying.items() if k.startswith("copying")})
         scores["protocol"] += f"; {copying['protocol'].split('; ')[-1]}"
