@@ -299,7 +299,7 @@ def test_emoji_preset_and_resnet_argument_errors():
     )
     train_gan.check_model_arguments(args)
     for flags, message in (
-        (["--model", "gan", "--categorical_code", "10"], "no InfoGAN code"),
+        (["--model", "gan", "--class_loss_weight", "0", "--categorical_code", "10"], "no InfoGAN code"),
         (["--discriminator_extra_layers", "2"], "DCGAN options"),
         (["--diffaugment", "color,flip"], "Unknown DiffAugment transform"),
     ):
