@@ -17,6 +17,7 @@ import torch
 from accelerate import Accelerator
 from conftest import accelerate_launch
 from huggingface_hub import HfApi, ModelCard
+from safetensors.torch import load_file
 from test_hub import run_python
 
 from hf_gan import ConditionalGANPipeline, HfGanPipeline, ResNetDiscriminator, ResNetGenerator
@@ -373,3 +374,28 @@ def test_emoji_zoo_folder_is_small_current_carded_exportable_and_from_its_preset
     budget = {"max_train_steps", "max_train_minutes"}
     differ = {k: (implied.get(k), v) for k, v in ran_with.items() if k not in bookkeeping | budget and implied[k] != v}
     assert not differ
+
+
+def test_resnet_diffaugment_run_resumes_exactly_and_trains_in_bf16(icons, tmp_path):
+    """The checkpointed noise generator drives DiffAugment, so a resumed run is the uninterrupted one; bf16 autocast
+    (the CPU's mixed precision, in a process of its own: accelerate sets it once per process) runs the same recipe
+    with finite losses."""
+    common = ["--config", "emoji_cgan", "--dataset_name", str(icons), "--resolution", "16"]
+    common += ["--train_batch_size", "8", "--generator_channels", "4", "--discriminator_channels", "4"]
+    common += ["--latent_dim", "8", "--sample_every", "0", "--checkpointing_steps", "2", "--num_threads", "1"]
+    train_gan.main([*common, "--max_train_steps", "4", "--output_dir", str(tmp_path / "straight")])
+    train_gan.main([*common, "--max_train_steps", "2", "--output_dir", str(tmp_path / "stopped")])
+    resume = ["--max_train_steps", "4", "--resume_from_checkpoint", "latest"]
+    train_gan.main([*common, *resume, "--output_dir", str(tmp_path / "stopped")])
+    for part in ("generator", "discriminator"):
+        straight, resumed = (
+            load_file(tmp_path / run / part / "diffusion_pytorch_model.safetensors") for run in ("straight", "stopped")
+        )
+        assert straight.keys() == resumed.keys()
+        for key in straight:
+            torch.testing.assert_close(straight[key], resumed[key], rtol=0, atol=0, msg=key)
+    bf16 = [*common, "--max_train_steps", "2", "--mixed_precision", "bf16", "--output_dir", str(tmp_path / "bf16")]
+    result = subprocess.run([sys.executable, "-m", "hf_gan.training.train_gan", *bf16], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = json.load(open(tmp_path / "bf16" / "train_results.json"))
+    assert all(np.isfinite(stats[k]) for k in ("loss_d", "loss_g", "d_real", "d_fake"))
