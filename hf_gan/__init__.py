@@ -9,6 +9,8 @@ from .models import (
     DCGANDiscriminator,
     DCGANGenerator,
     PatchGANDiscriminator,
+    ResNetDiscriminator,
+    ResNetGenerator,
     SafetensorsModelMixin,
     UNetGenerator,
 )
@@ -33,6 +35,8 @@ __all__ = [
     "HfGanPipeline",
     "ImageToImageGANPipeline",
     "PatchGANDiscriminator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "SafetensorsModelMixin",
     "UNetGenerator",
 ]

@@ -24,6 +24,8 @@ IDX_FILES = {
 }
 # Grayscale modes of 16-bit images (PNG, TIFF); PIL gives "I" (32-bit integers) for some of them.
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+# PIL mode of the images for each --num_channels
+CHANNEL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 DATA_FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
@@ -142,6 +144,11 @@ class ImageTensorDataset:
         return len(self.images)
 
 
+def has_alpha(image) -> bool:
+    """Whether a PIL image carries transparency: an alpha band, or a palette or grayscale image's transparent index."""
+    return isinstance(image, PIL.Image.Image) and (image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info)
+
+
 def _to_array(image, mode: str, resolution: int | None) -> np.ndarray:
     if not isinstance(image, PIL.Image.Image):
         image = PIL.Image.fromarray(np.asarray(image))
@@ -151,6 +158,9 @@ def _to_array(image, mode: str, resolution: int | None) -> np.ndarray:
         if values.min() < 0 or values.max() > 65535:
             raise DatasetError(f"A {image.mode} image holds values outside 0..65535 ({values.min()}..{values.max()}).")
         image = PIL.Image.fromarray(np.round(values / 257.0).astype(np.uint8), "L")
+    if mode != "RGBA" and has_alpha(image):
+        # transparent pixels hold arbitrary (often black) colour: composite on white, as an icon is shown
+        image = PIL.Image.alpha_composite(PIL.Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
     image = image.convert(mode)
     if resolution is not None and image.size != (resolution, resolution):
         # Resize the short side, then centre-crop a square.
@@ -174,9 +184,10 @@ def prepare_image_dataset(
     num_classes: int | None = None,
 ) -> ImageTensorDataset:
     """Decodes `dataset` into memory. Grayscale stays one channel unless `num_channels=3`; colour or mixed datasets
-    become RGB; 16-bit grayscale is scaled to 8 bits. Images of several sizes need `resolution`. Labels must be a
-    ClassLabel or integers, all within its names, or within `num_classes` if given (required for integers without
-    names unless they are exactly 0..K-1)."""
+    become RGB, transparent images composited on white; `num_channels=4` keeps the alpha channel as RGBA (opaque for
+    images without one); 16-bit grayscale is scaled to 8 bits. Images of several sizes need `resolution` (the error
+    names a file of each size). Labels must be a ClassLabel or integers, all within its names, or within
+    `num_classes` if given (required for integers without names unless they are exactly 0..K-1)."""
     if len(dataset) == 0:
         raise DatasetError("The dataset has no rows.")
     image_column = find_column(dataset, image_column, IMAGE_COLUMN_NAMES, datasets.Image, "image")
@@ -197,20 +208,30 @@ def prepare_image_dataset(
             )
         dataset = dataset.select(range(min(max_samples, len(dataset))))
 
-    pil_images = _decode_images(dataset, image_column)
+    pil_images, sources = _decode_images(dataset, image_column)
     if num_channels is None:
         gray = all(getattr(im, "mode", "L") in ("L", "1", *SIXTEEN_BIT_MODES) for im in pil_images)
         num_channels = 1 if gray else 3
-    if num_channels not in (1, 3):
-        raise DatasetError(f"num_channels must be 1 or 3, got {num_channels}.")
-    mode = "L" if num_channels == 1 else "RGB"
-    sizes = {getattr(im, "size", None) for im in pil_images}
-    if resolution is None and len(sizes) > 1:
+    if num_channels not in CHANNEL_MODES:
+        raise DatasetError(f"num_channels must be one of {sorted(CHANNEL_MODES)}, got {num_channels}.")
+    if num_channels == 4 and not any(has_alpha(im) for im in pil_images):
         raise DatasetError(
-            f"The images have several sizes ({sorted(sizes)[:4]}...): pass --resolution to resize them."
+            f"num_channels (--num_channels) is 4 (RGBA), but none of the {len(pil_images)} images has an alpha "
+            f"channel ({sources[0]} is {getattr(pil_images[0], 'mode', 'an array')}): use --num_channels 3 for "
+            "colour images."
         )
-    if resolution is None and next(iter(sizes))[0] != next(iter(sizes))[1]:
-        raise DatasetError(f"The images are not square ({next(iter(sizes))}): pass --resolution to crop them.")
+    mode = CHANNEL_MODES[num_channels]
+    first_of_size = {}
+    for im, source in zip(pil_images, sources):
+        first_of_size.setdefault(getattr(im, "size", None), source)
+    if resolution is None and len(first_of_size) > 1:
+        shown = ", ".join(f"{source} is {w}x{h}" for (w, h), source in list(first_of_size.items())[:3])
+        raise DatasetError(f"The images have several sizes ({shown}): pass --resolution to resize them all.")
+    (width, height), source = next(iter(first_of_size.items()))
+    if resolution is None and width != height:
+        raise DatasetError(
+            f"The images are not square ({source} is {width}x{height}): pass --resolution to crop them."
+        )
     images = torch.from_numpy(np.stack([_to_array(im, mode, resolution) for im in pil_images])).permute(0, 3, 1, 2)
 
     labels = label_names = None
@@ -228,22 +249,24 @@ def prepare_image_dataset(
     return ImageTensorDataset(images.contiguous(), labels, label_names)
 
 
-def _decode_images(dataset: datasets.Dataset, column: str) -> list:
-    """The images of `column`, decoded one by one so that a truncated or broken file is named in the error."""
+def _decode_images(dataset: datasets.Dataset, column: str) -> tuple[list, list[str]]:
+    """The images of `column`, decoded one by one so that a truncated or broken file is named in the error, and where
+    each came from (its file, or its row), for errors about one image."""
     feature = dataset.features[column]
     if not isinstance(feature, datasets.Image):
-        return dataset[column]
-    images = []
+        return dataset[column], [f"row {row}" for row in range(len(dataset))]
+    images, sources = [], []
     for row, encoded in enumerate(dataset.cast_column(column, datasets.Image(decode=False))[column]):
+        source = f"{encoded['path']} (row {row})" if encoded.get("path") else f"row {row}"
         try:
             images.append(feature.decode_example(encoded))
         except (OSError, SyntaxError, ValueError) as error:  # what PIL raises for truncated and malformed files
-            source = f"{encoded['path']} (row {row})" if encoded.get("path") else f"row {row}"
             raise DatasetError(
                 f"The image of {source} in column {column!r} cannot be decoded: {error}. The file is truncated or "
                 "not an image: replace or remove it."
             ) from error
-    return images
+        sources.append(source)
+    return images, sources
 
 
 def _label_names(labels: torch.Tensor, feature, column: str, num_classes: int | None) -> list[str]:

@@ -58,6 +58,12 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--frames", type=int, default=10, help="number of --interpolate frames")
     parser.add_argument("--duration", type=int, default=100, help="milliseconds per animation frame")
+    parser.add_argument(
+        "--transparent",
+        action="store_true",
+        help="require transparent PNGs: the model's alpha channel (a model trained with --num_channels 4 writes RGBA "
+        "PNGs in any case; with this flag an RGB model is an error rather than opaque images)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--image",
@@ -137,6 +143,12 @@ def run(args) -> list[str]:
     """Generates and writes what `args` ask for; returns the paths written."""
     check_arguments(args)
     pipe = HfGanPipeline.from_pretrained(args.model).to(args.device)
+    channels = getattr(getattr(pipe, "generator", None), "config", {}).get("out_channels")
+    if args.transparent and channels != 4:
+        raise ValueError(
+            f"--transparent asks for an alpha channel, but {args.model} makes {channels}-channel images (no alpha): "
+            "drop --transparent, or train a model on RGBA images with --num_channels 4. Nothing was written."
+        )
     labels = parse_labels(args.labels, pipe)
     if args.image:
         path = args.output or "restored.png"

@@ -23,16 +23,16 @@ KINDS = {
         "tags": ["gan", "conditional-gan", "class-conditional", "hf_gan"],
         "title": "Conditional GAN",
         "description": "A class-conditional GAN (Mirza & Osindero 2014): the generator takes noise z and a "
-        "class label and returns an image of that class. Generator and discriminator are DCGAN-style convolutional "
-        "networks; the discriminator is kept in the repository so training can resume or fine-tune from it.",
+        "class label and returns an image of that class. Generator and discriminator are {networks}; the "
+        "discriminator is kept in the repository so training can resume or fine-tune from it.",
         "grid": " (one row per class)",
     },
     "gan": {
         "pipeline": "GANPipeline",
         "tags": ["gan", "unconditional-image-generation", "hf_gan"],
         "title": "GAN",
-        "description": "An unconditional GAN (Goodfellow et al. 2014) with DCGAN-style convolutional generator and "
-        "discriminator; the discriminator is kept in the repository so training can resume or fine-tune from it.",
+        "description": "An unconditional GAN (Goodfellow et al. 2014); generator and discriminator are {networks}; "
+        "the discriminator is kept in the repository so training can resume or fine-tune from it.",
         "grid": "",
     },
     "infogan": {
@@ -42,8 +42,9 @@ KINDS = {
         "description": "An unconditional GAN (Goodfellow et al. 2014) whose generator also takes a categorical code, "
         "trained without labels to keep the code readable from its images (InfoGAN, Chen et al. 2016, "
         "arXiv:1606.03657), so that it learns discrete modes. The pipeline draws the code with the rest of the "
-        "latents (the argmax of their last entries). DCGAN-style convolutional networks; the discriminator, with the "
-        "head that reads the code, is kept in the repository so training can resume or fine-tune from it.",
+        "latents (the argmax of their last entries). Generator and discriminator are {networks}; the "
+        "discriminator, with the head that reads the code, is kept in the repository so training can resume or "
+        "fine-tune from it.",
         "grid": " (one row per code value, for the first 10)",
     },
     "pix2pix": {
@@ -67,6 +68,12 @@ KINDS = {
     },
 }
 
+# The networks of each --architecture, as a card describes them.
+NETWORKS = {
+    "dcgan": "DCGAN-style convolutional networks",
+    "resnet": "residual networks in the style of SNGAN and BigGAN (class-conditional BatchNorm in the generator "
+    "when it takes labels, a spectrally normalised projection discriminator)",
+}
 LIMITATIONS = (
     "Trained on one small dataset at low resolution: it generates only images like those it was trained on, and "
     "inherits that dataset's biases. GANs can drop modes (some kinds of images are never generated) and produce "
@@ -174,7 +181,12 @@ def write_model_card(
         card_data,
         template_str=TEMPLATE.read_text(encoding="utf-8"),
         title=f"{info['title']}: {os.path.basename(str(repo_id).rstrip('/'))}",
-        description=info["description"],
+        description=info["description"].format(networks=NETWORKS[hyperparameters.get("architecture", "dcgan")])
+        + (
+            f" D saw every image, real and generated, through DiffAugment ({hyperparameters['diffaugment']})."
+            if hyperparameters.get("diffaugment")
+            else ""
+        ),
         grid_caption=info["grid"],
         usage=usage_markdown(info["pipeline"], repo_id),
         training_command=training_command or f"training/train_{'autoencoder' if kind == 'autoencoder' else 'gan'}.py",

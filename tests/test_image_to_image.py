@@ -266,6 +266,11 @@ def test_super_resolution_trains_a_smaller_input_and_bad_task_flags_fail_fast(di
             ["--dataset_name", digits, "--output_dir", out + "3", *TINY_PIX2PIX, "--task", "inpainting"]
             + ["--mask_type", "box,circle"]
         )
+    with pytest.raises(ValueError, match="--architecture and --diffaugment are for --model gan / cgan"):
+        train_gan.main(
+            ["--dataset_name", digits, "--output_dir", out + "5", *TINY_PIX2PIX, "--task", "denoising"]
+            + ["--diffaugment", "color"]
+        )
     with pytest.raises(ValueError, match="--streaming is for --model gan / cgan"):
         train_gan.main(
             ["--dataset_name", digits, "--output_dir", out + "4", *TINY_PIX2PIX, "--task", "denoising", "--streaming"]

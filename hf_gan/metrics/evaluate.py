@@ -6,6 +6,8 @@ benchmarks and users call.
   Fréchet distance of its penultimate features, beside its floor (the same distance between two real sets, `
   reference_split` against `split`: what a perfect generator would score), class-conditional accuracy beside the
   classifier's own accuracy on the real images, k-NN precision/recall and the predicted-class histogram.
+- The copying check (scores.copying_ratio): the samples' distance to their nearest `reference_split` (training)
+  image against the training images' distance to their nearest other one; a model that copies scores below 1.
 """
 
 import os
@@ -15,10 +17,10 @@ import torch
 
 from ..data import DatasetError, load_image_dataset, prepare_image_dataset
 from .classifier import ImageClassifier, load_classifier, load_mnist_classifier
-from .scores import class_histogram, frechet_distance, precision_recall
+from .scores import class_histogram, copying_ratio, frechet_distance, precision_recall
 
 
-METRICS = ("fid", "kid", "classifier")
+METRICS = ("fid", "kid", "classifier", "copying")
 MNIST_LABELS = [str(i) for i in range(10)]
 # What a card's evaluation section and model-index show (the JSON output has everything).
 CARD_METRICS = (
@@ -32,6 +34,7 @@ CARD_METRICS = (
     "recall",
     "histogram_max_deviation_pp",
     "classes_present",
+    "copying_ratio",
 )
 
 
@@ -51,12 +54,14 @@ def generate(
     pipe, num_samples: int, batch_size: int = 500, seed: int = 0, class_labels: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`num_samples` images in [0, 1] on the CPU and, for a conditional pipeline, the labels asked for: `class_labels`
-    (cycled to `num_samples`) or, without them, every class equally often."""
+    (cycled to `num_samples`, or evenly spaced picks of them when there are more, so that a label list sorted by class
+    keeps its proportions) or, without them, every class equally often."""
     conditional = hasattr(pipe, "get_label_ids")
     labels = None
     if conditional:
         asked = torch.arange(len(pipe.id2label)) if class_labels is None else class_labels.long()
-        labels = asked[torch.arange(num_samples) % len(asked)]
+        picks = torch.arange(num_samples)
+        labels = asked[picks * len(asked) // num_samples if len(asked) > num_samples else picks % len(asked)]
     generator = torch.Generator().manual_seed(seed)
     images = []
     for i in range(0, num_samples, batch_size):
@@ -123,6 +128,7 @@ def evaluate_images(
     )
     metrics["histogram_max_deviation_pp"] = float((histogram - target).abs().max() * 100)
     metrics["class_histogram"] = [round(float(h), 4) for h in histogram]
+    metrics["target_histogram"] = [round(float(h), 4) for h in target]
     return metrics
 
 
@@ -146,6 +152,7 @@ def evaluate_pipeline(
     split: str = "test",
     reference_split: str = "train",
     num_samples: int = 10_000,
+    num_real: int | None = None,
     batch_size: int = 500,
     seed: int = 0,
     device: str = "cpu",
@@ -155,11 +162,12 @@ def evaluate_pipeline(
     update_card: bool = False,
 ) -> dict:
     """Measures `pipeline` (an hf_gan pipeline, a folder or a Hub repo id) on `num_samples` samples against the real
-    images of `split` of `dataset` (anything hf_gan.data reads).
+    images of `split` of `dataset` (anything hf_gan.data reads): its first `num_real` (default `num_samples`; 0: all
+    of them, as for a small set).
 
-    `metrics`: any of "fid", "kid", "classifier"; default: the class metrics when a classifier is known (`classifier`,
-    a folder / Hub id / ImageClassifier, or the shipped one for MNIST-shaped digits), else FID and KID. (Inception
-    costs about 6 GFLOP an image: on a CPU, ask for FID and KID when you can wait for them.)
+    `metrics`: any of "fid", "kid", "classifier", "copying"; default: the class metrics when a classifier is known
+    (`classifier`, a folder / Hub id / ImageClassifier, or the shipped one for MNIST-shaped digits), else FID and KID.
+    (Inception costs about 6 GFLOP an image: on a CPU, ask for FID and KID when you can wait for them.)
     `update_card` writes the card metrics into the pipeline folder's README.md (evaluation section and model-index,
     naming `dataset_id`, default the dataset's Hub id or folder name)."""
     from ..model_card import update_card_metrics
@@ -173,7 +181,8 @@ def evaluate_pipeline(
     pipe = pipe.to(device)
     fake, _ = generate(pipe, 1, seed=seed)  # the model's image shape, before loading anything large
     channels, resolution = fake.shape[1], fake.shape[-1]
-    real, real_labels, label_names = load_real(dataset, split, num_samples, channels, image_column, label_column)
+    num_real = num_samples if num_real is None else num_real or None
+    real, real_labels, label_names = load_real(dataset, split, num_real, channels, image_column, label_column)
     if tuple(real.shape[1:]) != tuple(fake.shape[1:]):
         raise DatasetError(
             f"The pipeline makes {channels}x{resolution}x{resolution} images but {split!r} of {dataset} holds "
@@ -203,8 +212,9 @@ def evaluate_pipeline(
             classifier = load_mnist_classifier()
         classifier = load_classifier(classifier) if isinstance(classifier, str) else classifier
         check_classifier(classifier, real, label_names)
+    if "classifier" in metrics or "copying" in metrics:
         reference, reference_labels, _ = load_real(
-            dataset, reference_split, num_samples, channels, image_column, label_column
+            dataset, reference_split, num_real, channels, image_column, label_column
         )
     # A conditional pipeline is asked for the reference images' labels: its samples then have the classes, in the
     # same proportions, as the real set that gives the FLD floor (asked for every class equally often, even the
@@ -214,7 +224,7 @@ def evaluate_pipeline(
         raise DatasetError(f"{dataset} has {int(asked.max()) + 1} classes; the pipeline knows {len(pipe.id2label)}.")
     fake, fake_labels = generate(pipe, num_samples, batch_size=batch_size, seed=seed, class_labels=asked)
 
-    results = {"num_samples": num_samples}
+    results = {"num_samples": num_samples, "num_real": len(real)}
     if "fid" in metrics or "kid" in metrics:
         from .inception import InceptionFeatures, cached_features, dataset_key, fid_kid, inception_features
 
@@ -230,6 +240,8 @@ def evaluate_pipeline(
                 fake.float(), real.float() / 255, reference.float() / 255, fake_labels, real_labels, classifier
             )
         )
+    if "copying" in metrics:
+        results.update(copying_ratio(fake.float(), reference.float() / 255))
     dataset_id = dataset_id or dataset_id_of(dataset)
     results["pipeline"] = type(pipe).__name__
     results["dataset"] = dataset_id
@@ -245,6 +257,12 @@ def evaluate_pipeline(
             f"pipeline is asked for the labels of those {reference_split} images; features and predictions of the "
             f"classifier trained on {classifier.config.dataset or 'this dataset'}"
             if "classifier" in metrics
+            else ""
+        )
+        + (
+            f"; copying check: pixel distances of the samples to their nearest of {len(reference)} {reference_split} "
+            "images, over those of the same images to their nearest other one (medians)"
+            if "copying" in metrics
             else ""
         )
     )

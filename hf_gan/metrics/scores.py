@@ -1,4 +1,5 @@
-"""Sample-quality scores in a feature space: Fréchet distance, k-NN precision/recall, class statistics."""
+"""Sample-quality scores in a feature space: Fréchet distance, k-NN precision/recall, class statistics, and the
+copying check."""
 
 import torch
 
@@ -46,3 +47,28 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3, chunk: 
 def class_histogram(predicted: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Share of samples predicted as each class (mode coverage: a dropped mode shows as a near-zero share)."""
     return torch.bincount(predicted, minlength=num_classes).double() / len(predicted)
+
+
+def nearest_distances(queries: torch.Tensor, references: torch.Tensor, exclude_self: bool = False, chunk: int = 500):
+    """Euclidean distance from each query (N, ...) to its nearest reference (M, ...), flattened; with `exclude_self`
+    (queries are the references), to its nearest other one."""
+    queries, references = queries.flatten(1).float(), references.flatten(1).float()
+    nearest = []
+    for i in range(0, len(queries), chunk):
+        distances = torch.cdist(queries[i : i + chunk], references)
+        if exclude_self:
+            rows = torch.arange(len(distances))
+            distances[rows, rows + i] = float("inf")
+        nearest.append(distances.min(1).values)
+    return torch.cat(nearest)
+
+
+def copying_ratio(samples: torch.Tensor, training: torch.Tensor) -> dict:
+    """The copying check: the median distance of each sample to its nearest training image, over the median distance
+    of each training image to its nearest other one (pixels in [0, 1]). A model that reproduces its training images
+    scores near 0; samples no closer to the training set than real images are to each other score at least 1, which
+    passes."""
+    to_training = nearest_distances(samples, training)
+    between_real = nearest_distances(training, training, exclude_self=True)
+    ratio = float(to_training.median() / between_real.median())
+    return {"copying_ratio": ratio, "copying_check_passed": ratio >= 1}

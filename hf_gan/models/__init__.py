@@ -2,6 +2,7 @@ from .autoencoder import ConvAutoencoder
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .modeling_utils import SafetensorsModelMixin
 from .pix2pix import PatchGANDiscriminator, UNetGenerator
+from .resnet_gan import ResNetDiscriminator, ResNetGenerator
 
 
 __all__ = [
@@ -9,6 +10,8 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "PatchGANDiscriminator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "SafetensorsModelMixin",
     "UNetGenerator",
 ]

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from diffusers.image_processor import PipelineImageInput
 
-from ..models import DCGANDiscriminator, DCGANGenerator
+from ..models import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator, ResNetGenerator
 from ..models.pix2pix import compose
 from .pipeline_utils import HfGanPipeline
 
@@ -22,8 +22,8 @@ class ConditionalGANPipeline(HfGanPipeline):
 
     def __init__(
         self,
-        generator: DCGANGenerator,
-        discriminator: DCGANDiscriminator | None = None,
+        generator: DCGANGenerator | ResNetGenerator,
+        discriminator: DCGANDiscriminator | ResNetDiscriminator | None = None,
         id2label: dict | None = None,
     ):
         super().__init__()

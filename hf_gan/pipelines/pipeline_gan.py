@@ -3,7 +3,7 @@
 import torch
 from diffusers.image_processor import PipelineImageInput
 
-from ..models import DCGANDiscriminator, DCGANGenerator
+from ..models import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator, ResNetGenerator
 from ..models.pix2pix import compose
 from .pipeline_utils import HfGanPipeline
 
@@ -19,7 +19,11 @@ class GANPipeline(HfGanPipeline):
 
     _optional_components = ["discriminator"]
 
-    def __init__(self, generator: DCGANGenerator, discriminator: DCGANDiscriminator | None = None):
+    def __init__(
+        self,
+        generator: DCGANGenerator | ResNetGenerator,
+        discriminator: DCGANDiscriminator | ResNetDiscriminator | None = None,
+    ):
         super().__init__()
         self.register_modules(generator=generator, discriminator=discriminator)
         if generator.config.num_classes:

@@ -40,6 +40,7 @@ CODE_SOURCES = (
     "models/modeling_utils.py",
     "models/blocks.py",
     "models/dcgan.py",
+    "models/resnet_gan.py",
     "models/autoencoder.py",
     "models/pix2pix.py",
     "pipelines/pipeline_utils.py",
@@ -192,13 +193,16 @@ class HfGanPipeline(DiffusionPipeline):
         self.image_processor = VaeImageProcessor(do_resize=False, do_normalize=True)
 
     @classmethod
-    def component_types(cls) -> dict[str, type]:
-        """The model class of each component, as the pipeline's __init__ declares it."""
+    def component_types(cls) -> dict[str, tuple[type, ...]]:
+        """The model classes each component may be, as the pipeline's __init__ declares them (a generator may be
+        a DCGANGenerator or a ResNetGenerator)."""
         types = {}
         for name, hint in typing.get_type_hints(cls.__init__).items():
-            for option in typing.get_args(hint) or (hint,):
-                if isinstance(option, type) and issubclass(option, ModelMixin):
-                    types[name] = option
+            options = [
+                o for o in typing.get_args(hint) or (hint,) if isinstance(o, type) and issubclass(o, ModelMixin)
+            ]
+            if options:
+                types[name] = tuple(options)
         return types
 
     def register_modules(self, **modules):
@@ -208,7 +212,7 @@ class HfGanPipeline(DiffusionPipeline):
         for name, module in modules.items():
             if module is not None and name in expected and not isinstance(module, expected[name]):
                 raise TypeError(
-                    f"{type(self).__name__}'s {name} must be a {expected[name].__name__}, got "
+                    f"{type(self).__name__}'s {name} must be a {' or '.join(c.__name__ for c in expected[name])}, got "
                     f"{type(module).__module__}.{type(module).__name__}."
                 )
         super().register_modules(**modules)
@@ -255,21 +259,26 @@ class HfGanPipeline(DiffusionPipeline):
                 f"{', '.join(DOWNLOAD_OPTIONS)}, dtype and the components {sorted(component_types)}."
             )
         components = {}
-        for component, model_class in component_types.items():
+        for component, model_classes in component_types.items():
             entry = model_index.get(component)
             saved = os.path.isfile(os.path.join(folder, component, "config.json"))
+            by_entry = {
+                (library, model_class.__name__): model_class
+                for model_class in model_classes
+                for library in (CODE_MODULE, "hf_gan")
+            }
             if component in kwargs:
                 components[component] = kwargs[component]
             elif component in pipeline_class._optional_components and (entry in (None, [None, None]) or not saved):
                 components[component] = None
-            elif entry not in ([CODE_MODULE, model_class.__name__], ["hf_gan", model_class.__name__]):
+            elif not isinstance(entry, list) or tuple(entry) not in by_entry:
                 raise ValueError(
                     f"Refusing to load '{name}': its model_index.json declares component '{component}' as {entry}, "
-                    f"not the {model_class.__name__} a {pipeline_name} takes. Nothing was imported; load repositories "
-                    "of other libraries with their own tools."
+                    f"not the {' or '.join(c.__name__ for c in model_classes)} a {pipeline_name} takes. Nothing was "
+                    "imported; load repositories of other libraries with their own tools."
                 )
             else:
-                components[component] = model_class.from_pretrained(folder, subfolder=component)
+                components[component] = by_entry[tuple(entry)].from_pretrained(folder, subfolder=component)
 
         config = {
             key: value for key, value in model_index.items() if not key.startswith("_") and key not in component_types

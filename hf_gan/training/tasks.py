@@ -51,6 +51,10 @@ def check_task_arguments(args):
         raise ValueError("--cuda_graph is for --model gan / cgan: drop it for --model pix2pix.")
     if args.streaming:
         raise ValueError("--streaming is for --model gan / cgan: --model pix2pix trains from a dataset in memory.")
+    if args.architecture != "dcgan" or args.diffaugment:
+        raise ValueError(
+            "--architecture and --diffaugment are for --model gan / cgan: --model pix2pix has its U-Net and PatchGAN."
+        )
     # pix2pix's pairs (a paired dataset's conditions, the before/after grid) index the dataset: never stream it
     args.streaming = False
     unknown = set(args.mask_type.split(",")) - set(MASK_TYPES)

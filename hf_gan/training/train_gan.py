@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
 
+from ..augment import diff_augment, parse_policy
 from ..losses import OBJECTIVES, discriminator_loss, generator_loss, r1_penalty
-from ..models import DCGANDiscriminator, DCGANGenerator
+from ..models import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator, ResNetGenerator
 from ..pipelines import ConditionalGANPipeline, GANPipeline, ImageToImageGANPipeline
 from ..streaming import add_arguments as add_streaming_arguments
 from ..visuals import upscale
@@ -57,6 +58,12 @@ def parse_args():
         choices=["gan", "cgan", "pix2pix"],
         default="cgan",
         help="unconditional, class-conditional, or image-conditional (pix2pix, with --task)",
+    )
+    model.add_argument(
+        "--architecture",
+        choices=["dcgan", "resnet"],
+        default="dcgan",
+        help="DCGAN's strided convolutions, or SNGAN/BigGAN-style residual networks for colour images of 32 px and up",
     )
     model.add_argument("--pretrained_model_name_or_path", help="fine-tune the G and D of this hf_gan pipeline")
     model.add_argument("--latent_dim", type=int, default=64)
@@ -102,6 +109,12 @@ def parse_args():
     )
     train = parser.add_argument_group("objective and optimisation")
     train.add_argument("--objective", choices=OBJECTIVES, default="hinge")
+    train.add_argument(
+        "--max_train_minutes",
+        type=float,
+        help="also stop once the training steps have taken this many minutes (checked on logging steps), for runs "
+        "compared at equal wall-clock time (benchmarks/emoji_peers.py)",
+    )
     train.add_argument("--d_steps", type=int, default=1, help="discriminator steps per generator step (k)")
     train.add_argument("--generator_lr", type=float, default=2e-4)
     train.add_argument("--discriminator_lr", type=float, default=2e-4)
@@ -113,6 +126,12 @@ def parse_args():
     )
     train.add_argument("--adam_beta1", type=float, default=0.0)
     train.add_argument("--adam_beta2", type=float, default=0.99)
+    train.add_argument(
+        "--diffaugment",
+        default="",
+        help="DiffAugment transforms applied to real and fake images alike whenever D sees them, e.g. "
+        "color,translation,cutout (hf_gan.augment; default: none)",
+    )
     train.add_argument("--r1_gamma", type=float, default=0.0, help="weight of the R1 penalty on real data (0: off)")
     train.add_argument("--ema_decay", type=float, default=0.999, help="EMA of the generator's weights")
     train.add_argument("--no_ema", action="store_true", help="save and sample the raw generator")
@@ -133,6 +152,17 @@ def check_model_arguments(args):
         raise ValueError("--categorical_code is for an unconditional model (--model gan): a cGAN has its labels.")
     if args.cuda_graph and args.r1_gamma > 0:
         raise ValueError("--cuda_graph does not capture the R1 penalty's double backward: drop one of the two.")
+    parse_policy(args.diffaugment)
+    if args.architecture == "resnet" and (args.categorical_code or args.conditioning != "projection"):
+        raise ValueError(
+            "--architecture resnet conditions D by projection and has no InfoGAN code: drop --categorical_code and "
+            "--conditioning concat, or use --architecture dcgan."
+        )
+    if args.architecture == "resnet" and (args.discriminator_extra_layers or args.discriminator_norm != "spectral"):
+        raise ValueError(
+            "--discriminator_extra_layers and --discriminator_norm are DCGAN options; the residual D is always "
+            "spectrally normalised: drop them with --architecture resnet."
+        )
     tasks.check_task_arguments(args)
 
 
@@ -152,6 +182,22 @@ def check_cuda_graph(accelerator, data):
 
 def build_models(args, num_classes, channels, resolution):
     """G and D: new ones, or those of --pretrained_model_name_or_path to fine-tune."""
+    if not args.pretrained_model_name_or_path and args.architecture == "resnet":
+        generator = ResNetGenerator(
+            latent_dim=args.latent_dim,
+            sample_size=resolution,
+            out_channels=channels,
+            base_channels=args.generator_channels,
+            num_classes=num_classes,
+        )
+        discriminator = ResNetDiscriminator(
+            sample_size=resolution,
+            in_channels=channels,
+            base_channels=args.discriminator_channels,
+            num_classes=num_classes,
+            auxiliary_classifier=args.class_loss_weight > 0,
+        )
+        return generator, discriminator
     if not args.pretrained_model_name_or_path:
         generator = DCGANGenerator(
             latent_dim=args.latent_dim,
@@ -296,23 +342,30 @@ def next_noise(args, state, batcher, accelerator, latent_dim):
 
 def discriminate(discriminator, images, labels, class_logits=False, code_logits=False):
     """D's real/fake logits and, if asked, its AC-GAN class logits or InfoGAN code logits (else None)."""
-    if class_logits or code_logits:
-        return discriminator(images, labels, return_class_logits=class_logits, return_code_logits=code_logits)
+    if class_logits:
+        return discriminator(images, labels, return_class_logits=True)
+    if code_logits:
+        return discriminator(images, labels, return_code_logits=True)
     return discriminator(images, labels), None
 
 
 def discriminator_step(
-    args, accelerator, generator, discriminator, config, optimizer, real, labels, noise, split_code
+    args, accelerator, generator, discriminator, config, optimizer, real, labels, noise, split_code, augment
 ):
     """One step on D: ascend log D(x) + log(1 - D(G(z))) (or the hinge loss), plus the AC-GAN class loss on real
-    images and the InfoGAN code loss on fakes where they are on. Returns the loss and the real and fake logits."""
+    images and the InfoGAN code loss on fakes where they are on. D sees real and fake images through `augment`
+    (DiffAugment, or none). Returns the loss and the real and fake logits."""
     with accelerator.autocast():
         with torch.no_grad():
             fake = generator(noise, labels)
         if args.r1_gamma > 0:
             real.requires_grad_(True)
-        real_logits, class_logits = discriminate(discriminator, real, labels, class_logits=config.auxiliary_classifier)
-        fake_logits, code_logits = discriminate(discriminator, fake, labels, code_logits=config.categorical_code > 0)
+        real_logits, class_logits = discriminate(
+            discriminator, augment(real), labels, class_logits=config.auxiliary_classifier
+        )
+        fake_logits, code_logits = discriminate(
+            discriminator, augment(fake), labels, code_logits=getattr(config, "categorical_code", 0) > 0
+        )
         loss = discriminator_loss(args.objective, real_logits.float(), fake_logits.float())
         if class_logits is not None:
             loss = loss + args.class_loss_weight * F.cross_entropy(class_logits.float(), labels)
@@ -326,27 +379,29 @@ def discriminator_step(
     return loss, real_logits, fake_logits
 
 
-def generator_step(args, accelerator, generator, discriminator_module, optimizer, labels, noise, split_code):
+def generator_step(args, accelerator, generator, discriminator_module, optimizer, labels, noise, split_code, augment):
     """One step on G: descend log(1 - D(G(z))) (minimax) or its non-saturating / hinge counterpart, plus the
     AC-GAN class loss (G's fakes should be classified as the label asked for) or the InfoGAN code loss (G should
-    write its code legibly).
+    write its code legibly). D sees the fakes through the same `augment` as in its own step, which G's gradient
+    passes through.
 
     D runs without DDP's hooks and with its weights frozen: no gradient reaches D then, so DDP never sees
     parameters that were used but not reduced (no find_unused_parameters needed)."""
     config = discriminator_module.config
+    code_size = getattr(config, "categorical_code", 0)
     discriminator_module.requires_grad_(False)
     with accelerator.autocast():
         fake_logits, aux_logits = discriminate(
             discriminator_module,
-            generator(noise, labels),
+            augment(generator(noise, labels)),
             labels,
             class_logits=config.auxiliary_classifier,
-            code_logits=config.categorical_code > 0,
+            code_logits=code_size > 0,
         )
         loss = generator_loss(args.objective, fake_logits.float())
         if config.auxiliary_classifier:
             loss = loss + args.class_loss_weight * F.cross_entropy(aux_logits.float(), labels)
-        if config.categorical_code:
+        if code_size:
             loss = loss + args.code_loss_weight * F.cross_entropy(aux_logits.float(), split_code(noise)[1])
     optimizer.zero_grad(set_to_none=True)
     accelerator.backward(loss)
@@ -412,7 +467,7 @@ def train(args, accelerator, run):
     discriminator_config = discriminator_module.config
     if args.compile:  # the generator step's D, outside DDP, compiled as accelerate compiled the prepared models
         discriminator_module = torch.compile(discriminator_module, **accelerator.state.dynamo_plugin.to_kwargs())
-    split_code = getattr(generator_module, "split_code", None)
+    split_code = getattr(generator_module, "split_code", None)  # InfoGAN's (DCGAN only)
 
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema_generator}
     optimizers = {"generator": optimizer_g, "discriminator": optimizer_d}
@@ -420,6 +475,8 @@ def train(args, accelerator, run):
     follow_stream(state, batcher, run, accelerator, args)
     learning_rates = {optimizer_g: args.generator_lr, optimizer_d: args.discriminator_lr}
     state.resume_if_asked(run, accelerator, learning_rates)
+    # from the checkpointed noise generator: a resumed run draws the transforms an uninterrupted one would
+    augment = functools.partial(diff_augment, policy=parse_policy(args.diffaugment), generator=state.noise)
     init_trackers(args, accelerator)
     grid = grid_latents(args, latent_dim, len(label_names) if conditional else None, code_size)
     save_grid = functools.partial(sample_grid, args, accelerator, ema_generator, *grid)
@@ -463,10 +520,11 @@ def train(args, accelerator, run):
                 labels,
                 noise,
                 split_code,
+                augment,
             )
         noise = next_noise(args, state, batcher, accelerator, latent_dim)
         loss_g = generator_step(
-            args, accelerator, generator, discriminator_module, optimizer_g, labels, noise, split_code
+            args, accelerator, generator, discriminator_module, optimizer_g, labels, noise, split_code, augment
         )
         update_ema(ema_generator, generator_module, ema_decay)
         return loss_d, loss_g, real_logits, fake_logits
@@ -495,6 +553,8 @@ def train(args, accelerator, run):
             save_grid,
             pipeline,
         )
+        if args.max_train_minutes and state.train_seconds >= 60 * args.max_train_minutes:
+            break
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -503,7 +563,7 @@ def train(args, accelerator, run):
             args,
             pipeline(),
             kind="infogan" if code_size else args.model,
-            final_stats={**state.stats, "train_minutes": state.train_seconds / 60},
+            final_stats={**state.stats, "train_minutes": state.train_seconds / 60, "steps": state.step},
             samples=upscale([image_grid(before_after(), 3)], 4)[0] if image_to_image else None,
         )
     accelerator.end_training()

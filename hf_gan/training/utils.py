@@ -106,7 +106,12 @@ def add_common_arguments(parser, default_output_dir):
         "and checked against the dataset's class names",
     )
     data.add_argument("--resolution", type=int, help="resize (short side) and centre-crop to this size")
-    data.add_argument("--num_channels", type=int, choices=[1, 3], help="default: 1 for grayscale datasets, else 3")
+    data.add_argument(
+        "--num_channels",
+        type=int,
+        choices=[1, 3, 4],
+        help="default: 1 for grayscale datasets, else 3 (transparent images composited on white); 4 keeps RGBA",
+    )
     data.add_argument("--max_train_samples", type=int)
     data.add_argument("--cache_dir")
     data.add_argument(

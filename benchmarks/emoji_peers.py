@@ -1,0 +1,139 @@
+"""Peers side by side on the Twemoji set (64x64 RGB, nine categories): the project's DCGAN recipe (today's
+cifar10_cgan settings at 64 px) and the emoji_cgan recipe (residual G and D with DiffAugment), trained at the same
+time on this machine, each for the same wall-clock minutes of training steps (--max_train_minutes; both with a
+constant learning rate, since neither knows in advance how many steps it will get), and scored by the same code
+(hf_gan.metrics.evaluate_pipeline): Inception FID and KID against the 757 real images of the set's stratified 20 %
+test split (all 3,781 would take hours of Inception on this shared 2-core CPU), class-conditional accuracy and the
+predicted-class histogram by a classifier trained on the other 80 % (training/train_classifier.py), beside its
+accuracy on that test split, and the copying check against all 3,781 training images.
+
+    python training/make_emoji_dataset.py --twitter_package emoji-datasource-twitter-16.0.0.tgz --output_dir emoji
+    python training/make_emoji_dataset.py --twitter_package emoji-datasource-twitter-16.0.0.tgz \\
+        --output_dir emoji-split --eval_fraction 0.2
+    python training/train_classifier.py --dataset_name emoji-split --num_channels 3 --epochs 15 --width 32 \\
+        --output_dir emoji-classifier
+    python benchmarks/emoji_peers.py --dataset emoji --classifier emoji-classifier \\
+        --split_dataset emoji-split --minutes 45 --work_dir peers
+
+A run whose folder already holds a finished pipeline is scored, not retrained (rerun to score again). lightweight-gan
+(lucidrains) imports only with CUDA: it joins the table on a GPU machine, not on this CPU.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import torch
+
+
+RECIPES = {
+    # the DCGAN recipe: cifar10_cgan (= mnist_cgan's settings) at 64 px
+    "dcgan (cifar10_cgan @ 64 px)": ["--config", "cifar10_cgan", "--resolution", "64", "--num_channels", "3"],
+    "resnet + DiffAugment (emoji_cgan)": ["--config", "emoji_cgan"],
+}
+
+
+def train(name, flags, args):
+    out = os.path.join(args.work_dir, name.split()[0])
+    if os.path.isfile(os.path.join(out, "train_results.json")):
+        return out, None
+    command = [
+        sys.executable,
+        "-m",
+        "hf_gan.training.train_gan",
+        *flags,
+        "--dataset_name",
+        args.dataset,
+        "--output_dir",
+        out,
+        "--max_train_steps",
+        "1000000",
+        "--lr_decay_steps",
+        "0",
+        "--max_train_minutes",
+        str(args.minutes),
+        "--num_threads",
+        str(args.num_threads),
+        "--logging_steps",
+        "10",
+        "--checkpointing_steps",
+        "1000",
+        "--sample_every",
+        "500",
+        "--seed",
+        str(args.seed),
+    ]
+    os.makedirs(args.work_dir, exist_ok=True)
+    log = open(os.path.join(args.work_dir, f"{name.split()[0]}.log"), "w")
+    return out, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, help="the emoji image folder (training/make_emoji_dataset.py)")
+    parser.add_argument(
+        "--split_dataset",
+        required=True,
+        help="the same images in train/ and test/ (make_emoji_dataset --eval_fraction)",
+    )
+    parser.add_argument("--classifier", required=True, help="a classifier trained on the set (train_classifier.py)")
+    parser.add_argument("--minutes", type=float, default=25.0, help="wall-clock minutes of training steps per recipe")
+    parser.add_argument("--work_dir", default="outputs/emoji-peers")
+    parser.add_argument("--num_samples", type=int, default=500, help="samples per model")
+    parser.add_argument("--num_threads", type=int, default=1, help="torch threads per training run")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    runs = {name: train(name, flags, args) for name, flags in RECIPES.items()}  # both train at the same time
+    for name, (out, process) in runs.items():
+        if process is not None and process.wait() != 0:
+            sys.exit(f"{name} failed: see {os.path.join(args.work_dir, name.split()[0] + '.log')}")
+
+    from hf_gan.metrics import evaluate_pipeline, load_classifier
+
+    torch.set_num_threads(2)  # scoring: Inception at 6 GFLOP an image
+    classifier = load_classifier(args.classifier)
+    rows = []
+    for name, (out, _) in runs.items():
+        with open(os.path.join(out, "train_results.json"), encoding="utf-8") as file:
+            results = json.load(file)
+        common = dict(num_samples=args.num_samples, num_real=0, seed=args.seed)  # num_real=0: all of them
+        scores = evaluate_pipeline(
+            out, args.split_dataset, ["fid", "kid", "classifier"], classifier, "test", "train", **common
+        )
+        # samples drawn the same way (seed, the set's class proportions) against every image the GAN was trained on
+        copying = evaluate_pipeline(out, args.dataset, ["copying"], split="train", reference_split="train", **common)
+        scores.update({k: v for k, v in copying.items() if k.startswith("copying")})
+        scores["protocol"] += f"; {copying['protocol'].split('; ')[-1]}"
+        rows.append((name, scores, results))
+        print(name, json.dumps(scores), flush=True)
+
+    with open(os.path.join(args.work_dir, "scores.json"), "w", encoding="utf-8") as file:
+        json.dump({name.split()[0]: {**s, **r} for name, s, r in rows}, file, indent=2)
+    names = list(classifier.config.label_names)
+    machine = (
+        f"{os.cpu_count()}-core CPU ({platform.machine()}), no GPU, shared; {args.num_threads} torch thread per run"
+    )
+    print(f"\n{rows[0][1]['protocol']}; {machine}")
+    held_out = rows[0][1]["classifier_accuracy_on_real"]
+    print(f"classifier accuracy on the {rows[0][1]['num_real']} held-out real emoji: {held_out:.1%}")
+    print("| recipe | FID | KID | class accuracy | histogram max gap | copying ratio | steps | minutes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, s, results in rows:
+        print(
+            f"| {name} | {s['fid']:.1f} | {s['kid']:.4f} ± {s['kid_std']:.4f} | {s['class_accuracy']:.1%} | "
+            f"{s['histogram_max_deviation_pp']:.1f} pts | {s['copying_ratio']:.2f} | {results['steps']} | "
+            f"{results['train_minutes']:.1f} |"
+        )
+    print("predicted-class histogram (% of samples) of each recipe, then of the asked labels:")
+    print("  " + " | ".join(names))
+    for name, s, _ in rows:
+        print(f"  {name}: " + " | ".join(f"{100 * h:.1f}" for h in s["class_histogram"]))
+    print("  asked: " + " | ".join(f"{100 * h:.1f}" for h in rows[0][1]["target_histogram"]))
+
+
+if __name__ == "__main__":
+    main()
