@@ -114,3 +114,12 @@ def images_pt(pipe, kind: str, count: int = 3, seed: int = 0, **kwargs) -> torch
 @pytest.fixture(params=["gan", "cgan", "autoencoder"])
 def kind(request):
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_as_the_session_started():
+    """In-process training sets torch's thread count (--num_threads); a later test that compares its images with a
+    subprocess's (which starts with torch's default) would then sum in another order and differ in the last bits."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -55,8 +55,6 @@ def check_task_arguments(args):
         raise ValueError(
             "--architecture and --diffaugment are for --model gan / cgan: --model pix2pix has its U-Net and PatchGAN."
         )
-    # pix2pix's pairs (a paired dataset's conditions, the before/after grid) index the dataset: never stream it
-    args.streaming = False
     unknown = set(args.mask_type.split(",")) - set(MASK_TYPES)
     if unknown:
         raise ValueError(f"--mask_type {args.mask_type}: {sorted(unknown)} not among {MASK_TYPES}.")

@@ -432,7 +432,8 @@ def main(argv=None):
 def train(args, accelerator, run):
     conditional, image_to_image = args.model == "cgan", args.model == "pix2pix"
 
-    data, batcher = load_training_data(args, accelerator, require_labels=conditional)
+    # pix2pix's pairs (a paired dataset's conditions, the before/after grid) index the dataset: it is never streamed
+    data, batcher = load_training_data(args, accelerator, require_labels=conditional, may_stream=not image_to_image)
     if image_to_image:  # the (condition, target) pairs of --task, a function of (seed, batch number)
         conditions = tasks.load_conditions(args, len(data)) if args.task == "paired" else None
         make_pairs = tasks.PairMaker(args, accelerator, batcher.local_batch_size, conditions)

@@ -278,11 +278,11 @@ class IndexBatcher:
         return self._permutation[start : start + self.local_batch_size]
 
 
-def load_training_data(args, accelerator, require_labels):
+def load_training_data(args, accelerator, require_labels, may_stream=True):
     """The dataset in memory, and the batcher that hands this process its slice of each global batch; or, for a
     streaming run (train_gan's --streaming, or a dataset larger than --in_memory_max_gb), a staging buffer and the
     StreamingBatcher that fills it (hf_gan.streaming)."""
-    if hasattr(args, "streaming"):
+    if may_stream and hasattr(args, "streaming"):
         streamed = load_streaming_data(args, accelerator, require_labels)
         if streamed is not None:
             return streamed
