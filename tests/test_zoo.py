@@ -1,12 +1,9 @@
-"""The model zoo (model_zoo/*): every folder loads and generates, its card is valid, the README's snippet runs as
-written, and `hf-gan publish` puts the folders on a Hub organisation."""
+"""The model zoo (model_zoo/*): every folder loads and generates, its card is valid, and `hf-gan publish` puts the
+folders on a Hub organisation (the README's snippets that load the zoo: tests/test_readme.py)."""
 
 import importlib
 import json
 import os
-import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -82,24 +79,6 @@ def test_zoo_model_was_trained_with_its_preset(name):
     bookkeeping |= {"resume_from_checkpoint", "overwrite_output_dir"}  # how a run treated its folder (resumed or not)
     differ = {k: (implied.get(k), v) for k, v in ran_with.items() if k not in bookkeeping and implied.get(k) != v}
     assert not differ, f"(--config {preset}, what {name} ran with) differ: {differ}"
-
-
-def test_readme_snippet_runs_as_written(tmp_path):
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    snippet = re.search(r"```python\n(.*?)```", readme, re.DOTALL).group(1)
-    assert "ConditionalGANPipeline.from_pretrained" in snippet
-    # The snippet's relative paths resolve in a scratch folder that sees the zoo, so the repository stays clean.
-    os.symlink(os.path.join(ROOT, "model_zoo"), tmp_path / "model_zoo")
-    result = subprocess.run(
-        [sys.executable, "-c", snippet],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "three.png").stat().st_size > 0
 
 
 def test_publish_zoo_to_an_organisation(tmp_path):
