@@ -1,7 +1,7 @@
 """Streaming against in-memory training as the dataset grows: peak RSS, images/s and time to the first step of 200
 steps of train_gan on parquet shards of 10k, 100k and 1M synthetic 64x64 RGB images.
 
-    python benchmarks/streaming_scaling.py synthesise [--data_dir /work/data/streaming_scaling]
+    python benchmarks/streaming_scaling.py synthesise [--data_dir benchmarks/streaming_data]
     python benchmarks/streaming_scaling.py run [--sizes 10k 100k 1M] [--steps 200]
 
 `synthesise` writes the images once: 5,000-row parquet shards (PNG bytes, an Image feature and a ClassLabel of the
@@ -153,7 +153,12 @@ def flags_value(flags: list, name: str) -> int:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=["synthesise", "run"])
-    parser.add_argument("--data_dir", default="/work/data/streaming_scaling")
+    parser.add_argument(
+        "--data_dir",
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "streaming_data"),
+        help="where the shards are written once and read by every run (default: benchmarks/streaming_data, ignored "
+        "by git)",
+    )
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=1, help="runs of each size and path (medians are printed)")
