@@ -271,6 +271,11 @@ def test_super_resolution_trains_a_smaller_input_and_bad_task_flags_fail_fast(di
             ["--dataset_name", digits, "--output_dir", out + "5", *TINY_PIX2PIX, "--task", "denoising"]
             + ["--diffaugment", "color"]
         )
+    with pytest.raises(ValueError, match="--d_steps 2: pix2pix alternates one D step and one G step"):
+        train_gan.main(
+            ["--dataset_name", digits, "--output_dir", out + "6", *TINY_PIX2PIX, "--task", "denoising"]
+            + ["--d_steps", "2"]
+        )
     with pytest.raises(ValueError, match="--streaming is for --model gan / cgan"):
         train_gan.main(
             ["--dataset_name", digits, "--output_dir", out + "4", *TINY_PIX2PIX, "--task", "denoising", "--streaming"]

@@ -51,6 +51,8 @@ def check_task_arguments(args):
         raise ValueError("--cuda_graph is for --model gan / cgan: drop it for --model pix2pix.")
     if args.streaming:
         raise ValueError("--streaming is for --model gan / cgan: --model pix2pix trains from a dataset in memory.")
+    if args.d_steps != 1:  # the loop would draw k batches and train on the last only
+        raise ValueError(f"--d_steps {args.d_steps}: pix2pix alternates one D step and one G step; drop --d_steps.")
     if args.architecture != "dcgan" or args.diffaugment:
         raise ValueError(
             "--architecture and --diffaugment are for --model gan / cgan: --model pix2pix has its U-Net and PatchGAN."

@@ -499,7 +499,7 @@ def train(args, accelerator, run):
 
     def training_step(indices, ema_decay):
         """k steps on D, one on each batch of `indices` (k x batch), a step on G, and the EMA update."""
-        if image_to_image:  # pix2pix's D and G steps on the pairs of the last batch (--d_steps 1 in the presets)
+        if image_to_image:  # pix2pix's D and G steps on the pairs of the batch (--d_steps is 1: tasks.py)
             real, _ = real_batch(data, indices[-1], accelerator.device, False)
             pairs = make_pairs(real, state.batches_seen - 1, indices[-1])
             noise = next_noise(args, state, batcher, accelerator, latent_dim)
