@@ -6,11 +6,21 @@ of std 0.5 (of the range 0..1), each restored by every method, scored by the sam
 Methods: the corrupted input itself (for super-resolution: nearest-neighbour enlargement), bicubic enlargement
 (super-resolution), the zoo autoencoder's `reconstruct` of the corrupted input (known pixels kept where a mask says
 which), latent search (`restore`, Bora et al. 2017) with the zoo GAN and the zoo cGAN (every code value / class
-tried), and the trained pix2pix restorers (model_zoo/mnist-superres, model_zoo/mnist-restore). Latent search costs
-thousands of generator passes per image, so it runs on the first `--search_images` digits only (its row says so).
+tried), the trained pix2pix restorer of each task (`pix2pix`: model_zoo/mnist-superres, model_zoo/mnist-inpaint for
+the missing half, model_zoo/mnist-denoise for the noise; `--restorers task=folder` names others) and the one restorer
+for masks and noise (`pix2pix_restore`: model_zoo/mnist-restore). Latent search costs thousands of generator passes
+per image, so it runs on the first `--search_images` digits only (its row says so).
+
+Another 28x28 set, e.g. Fashion-MNIST, with restorers trained on it by the same presets and a classifier trained on
+it by training/train_classifier.py:
+
+    python benchmarks/restoration.py --dataset fashion --classifier fashion-classifier \
+        --methods input,bicubic,pix2pix --restorers superres_x4=fashion-superres bottom_half=fashion-inpaint \
+        noise_0.5=fashion-denoise
 
 Metrics: PSNR and SSIM against the clean digits (torchmetrics), the shipped MNIST classifier's accuracy on the
-restored digits (does the digit survive?), FLD of the restored digits against the 10,000 clean test digits, beside
+restored digits (does the digit survive? --classifier for another set), FLD of the restored digits against the 10,000
+clean test digits, beside
 its floor (as many train digits against the same test digits). Rows are kept in --results (JSON), so the slow
 latent-search rows and the others can run in separate processes; the table printed covers every stored row.
 """
@@ -27,7 +37,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 
 from hf_gan import AutoencoderPipeline, ConditionalGANPipeline, GANPipeline, ImageToImageGANPipeline
 from hf_gan.data import load_image_dataset, prepare_image_dataset
-from hf_gan.metrics import classify, frechet_distance, load_mnist_classifier
+from hf_gan.metrics import classify, frechet_distance, load_classifier, load_mnist_classifier
 from hf_gan.model_card import update_card_metrics
 from hf_gan.training.tasks import add_noise, downsample
 from hf_gan.visuals import labelled_grid
@@ -35,8 +45,9 @@ from hf_gan.visuals import labelled_grid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = ("superres_x4", "bottom_half", "noise_0.5")
-METHODS = ("input", "bicubic", "autoencoder", "search_gan", "search_cgan", "pix2pix")
-RESTORERS = {"superres_x4": "mnist-superres", "bottom_half": "mnist-restore", "noise_0.5": "mnist-restore"}
+METHODS = ("input", "bicubic", "autoencoder", "search_gan", "search_cgan", "pix2pix", "pix2pix_restore")
+RESTORERS = {"superres_x4": "mnist-superres", "bottom_half": "mnist-inpaint", "noise_0.5": "mnist-denoise"}
+GENERAL_RESTORER = "mnist-restore"  # pix2pix_restore: one model for every mask and the noise
 
 
 def load_digits(folder, split, count):
@@ -72,7 +83,7 @@ def in_batches(function, *tensors, batch_size=500):
     )
 
 
-def restore(method, task, corrupted, mask, zoo, seed, search_steps=200):
+def restore(method, task, corrupted, mask, zoo, seed, search_steps=200, restorers=RESTORERS):
     """The restored digits (N, 1, 28, 28) in [0, 1]."""
     masks = (mask,) if mask is not None else ()
     if method == "input":
@@ -97,7 +108,8 @@ def restore(method, task, corrupted, mask, zoo, seed, search_steps=200):
             ).images
 
         return in_batches(search, corrupted, *masks, batch_size=25)
-    pipe = ImageToImageGANPipeline.from_pretrained(os.path.join(zoo, RESTORERS[task]))
+    folder = GENERAL_RESTORER if method == "pix2pix_restore" else restorers[task]
+    pipe = ImageToImageGANPipeline.from_pretrained(os.path.join(zoo, folder))
     generator = torch.Generator().manual_seed(seed)
     return in_batches(lambda x, *m: pipe(x, *m, generator=generator, output_type="pt").images, corrupted, *masks)
 
@@ -131,14 +143,32 @@ def main():
     parser.add_argument(
         "--update_cards", action="store_true", help="write the restorers' rows into their zoo cards' evaluation"
     )
+    parser.add_argument(
+        "--restorers",
+        nargs="*",
+        default=[],
+        metavar="TASK=FOLDER",
+        help="pix2pix restorers other than the zoo's, e.g. superres_x4=runs/fashion-superres (in --zoo, or a path)",
+    )
+    parser.add_argument(
+        "--classifier", help="a classifier folder from training/train_classifier.py (default: MNIST's)"
+    )
     parser.add_argument("--num_threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.num_threads)
+    restorers = dict(RESTORERS)
+    for item in args.restorers:
+        task, _, folder = item.partition("=")
+        if task not in TASKS or not folder:
+            parser.error(f"--restorers {item}: expected TASK=FOLDER with TASK among {', '.join(TASKS)}")
+        restorers[task] = folder
+    if args.update_cards and (args.restorers or args.classifier):
+        parser.error("--update_cards writes MNIST figures into the zoo's cards: drop --restorers and --classifier")
 
     clean, labels = load_digits(args.dataset, "test", None)
     train, _ = load_digits(args.dataset, "train", args.num_images)
-    classifier = load_mnist_classifier()
+    classifier = load_classifier(args.classifier) if args.classifier else load_mnist_classifier()
     test_features, floor_features = classify(clean, classifier)[0], classify(train, classifier)[0]
     rows = {}
     if os.path.exists(args.results):
@@ -147,13 +177,15 @@ def main():
     for task in filter(None, args.tasks.split(",")):
         shown = {}
         for method in filter(None, args.methods.split(",")):
-            if method == "bicubic" and task != "superres_x4":
-                continue
+            if (method == "bicubic") != (task == "superres_x4") and method in ("bicubic", "pix2pix_restore"):
+                continue  # bicubic enlarges; the general restorer masks and denoises
             count = args.search_images if method.startswith("search_") else args.num_images
             corrupted, mask = corrupt(task, clean, args.seed)
             start = time.perf_counter()
             masks = None if mask is None else mask[:count]
-            restored = restore(method, task, corrupted[:count], masks, args.zoo, args.seed, args.search_steps)
+            restored = restore(
+                method, task, corrupted[:count], masks, args.zoo, args.seed, args.search_steps, restorers
+            )
             seconds = time.perf_counter() - start
             metrics = score(
                 restored.float().clamp(0, 1), clean[:count], labels[:count], test_features, floor_features, classifier
@@ -185,7 +217,7 @@ def main():
     order = {(task, method): i for i, (task, method) in enumerate((t, m) for t in TASKS for m in METHODS)}
     rows = dict(sorted(rows.items(), key=lambda item: order.get(tuple(item[0].split("/")), len(order))))
     print(
-        f"\nMNIST test digits; classifier accuracy on the clean digits: "
+        f"\n{args.dataset} test images; classifier accuracy on the clean images: "
         f"{(classify(clean, classifier)[1] == labels).double().mean().item():.2%}; torch threads {args.num_threads}"
     )
     print("| task | method | images | PSNR (dB) | SSIM | accuracy | FLD | FLD floor | seconds |")
@@ -202,15 +234,19 @@ def main():
 
 def update_cards(rows, zoo):
     """Each zoo restorer's card gets its own rows (task, PSNR, SSIM, accuracy, FLD) and the protocol."""
-    for model in sorted(set(RESTORERS.values())):
+    rows_of = {
+        model: [f"{task}/pix2pix" for task, restorer in RESTORERS.items() if restorer == model]
+        for model in RESTORERS.values()
+    }
+    rows_of[GENERAL_RESTORER] = ["bottom_half/pix2pix_restore", "noise_0.5/pix2pix_restore"]
+    for model, keys in sorted(rows_of.items()):
         metrics = {}
-        for task in (task for task, restorer in RESTORERS.items() if restorer == model):
-            row = rows.get(f"{task}/pix2pix")
-            if row:
-                metrics.update({f"{task} {k}": row[k] for k in ("psnr", "ssim", "accuracy", "fld", "fld_floor")})
+        for key in (key for key in keys if key in rows):
+            task, row = key.split("/")[0], rows[key]
+            metrics.update({f"{task} {k}": row[k] for k in ("psnr", "ssim", "accuracy", "fld", "fld_floor")})
         if not metrics:
             continue
-        images = rows[f"{next(t for t, r in RESTORERS.items() if r == model)}/pix2pix"]["images"]
+        images = next(rows[key]["images"] for key in keys if key in rows)
         protocol = (
             f"The first {images} MNIST test digits, corrupted (superres_x4: shrunk 4x by block averaging; "
             "bottom_half: the bottom 14 rows missing; noise_0.5: Gaussian noise of std 0.5 of the range, clipped) and "

@@ -1,7 +1,7 @@
 """Streaming against in-memory training as the dataset grows: peak RSS, images/s and time to the first step of 200
 steps of train_gan on parquet shards of 10k, 100k and 1M synthetic 64x64 RGB images.
 
-    python benchmarks/streaming_scaling.py synthesise [--data_dir benchmarks/streaming_data]
+    python benchmarks/streaming_scaling.py synthesise [--data_dir benchmarks/streaming_data] [--sizes 10k 100k 1M]
     python benchmarks/streaming_scaling.py run [--sizes 10k 100k 1M] [--steps 200]
 
 `synthesise` writes the images once: 5,000-row parquet shards (PNG bytes, an Image feature and a ClassLabel of the
@@ -65,7 +65,7 @@ def synthetic_image(rng: np.random.Generator, size: int = 64):
     return buffer.getvalue(), label
 
 
-def synthesise(data_dir: str) -> None:
+def synthesise(data_dir: str, sizes: list) -> None:
     import datasets
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -73,8 +73,8 @@ def synthesise(data_dir: str) -> None:
     features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=SHAPES)})
     full = os.path.join(data_dir, "1M")
     os.makedirs(full, exist_ok=True)
-    num_shards = SIZES["1M"] // SHARD_ROWS
-    for shard in range(num_shards):
+    num_shards = SIZES["1M"] // SHARD_ROWS  # the 1M's names: a later, larger `synthesise` reuses the shards
+    for shard in range(max(SIZES[name] for name in sizes) // SHARD_ROWS):
         path = os.path.join(full, f"train-{shard:05d}-of-{num_shards:05d}.parquet")
         if not os.path.isfile(path):
             rng = np.random.default_rng(shard)
@@ -170,7 +170,7 @@ def main():
     )
     args = parser.parse_args()
     if args.phase == "synthesise":
-        synthesise(args.data_dir)
+        synthesise(args.data_dir, args.sizes)
         return
     flags = ["--model", "gan", "--train_batch_size", str(args.train_batch_size), "--num_threads", "1"]
     flags += ["--generator_channels", str(args.channels), "--discriminator_channels", str(args.channels)]

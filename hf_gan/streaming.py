@@ -16,7 +16,9 @@ own `IterableDataset.state_dict()` would skip that reading, but it does not save
 
 Faults (a label out of range, an image that does not decode, a shard that disappeared) are found in the worker that
 decodes the batch; it sends them to the training process, which stops naming the sample (or, with
---bad_images skip, logs an undecodable image and uses another image of its batch in its place).
+--bad_images skip, logs an undecodable image and uses another image of its batch in its place). With several
+processes, each tells the others of a fault before every step, so that all of them stop before the same step and
+checkpoint the steps done.
 """
 
 import argparse
@@ -250,14 +252,19 @@ class StreamingBatcher:
         self.on_error = None  # called before a data fault is raised (train_gan: checkpoint the steps done)
         self.positions = {}  # batch number -> (epoch, batch) of the stream, for the last few batches
         self._iterator = None
+        self._flags = None  # the process group that tells every process of a fault in one of them
 
     def indices(self, batch_number: int) -> torch.Tensor:
         if self._iterator is None:
             self._iterator = iter(self.loader)
         item = next(self._iterator)
-        if item["error"] is not None:
+        error = item["error"]
+        if self.num_processes > 1 and self._on_any_process(error is not None):
+            # all processes stop before the same step, so that they can checkpoint the steps done together
+            error = error or "Another process met a fault in its part of the stream: its error names it"
+        if error is not None:
             saved = self.on_error() if self.on_error else None
-            raise DatasetError(f"{item['error']}. {saved or 'Nothing was saved from this run.'}")
+            raise DatasetError(f"{error}. {saved or 'Nothing was saved from this run.'}")
         for warning in item["warnings"]:  # logged here: a worker's log records stay in the worker
             logger.warning(warning)
         slot = batch_number % self.slots
@@ -269,6 +276,15 @@ class StreamingBatcher:
         for old in [b for b in self.positions if b < batch_number - 2 * self.slots]:
             del self.positions[old]
         return torch.arange(rows.start, rows.stop, device=self.data.images.device)
+
+    def _on_any_process(self, flag: bool) -> bool:
+        """Whether `flag` holds on any process: an all-reduce of one integer over gloo, on the CPU, so that a GPU
+        run does not wait for its device each step."""
+        if self._flags is None:  # a collective: every process makes it at its first batch
+            self._flags = torch.distributed.new_group(backend="gloo")
+        flags = torch.tensor([int(flag)])
+        torch.distributed.all_reduce(flags, group=self._flags)
+        return bool(flags.item())
 
     def state_dict(self, batches_seen: int) -> dict:
         """Where this process's stream continues after `batches_seen` batches (JSON)."""

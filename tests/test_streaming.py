@@ -289,3 +289,55 @@ def test_two_processes_launched_with_accelerate_each_stream_half_of_the_data(sha
     for rank in (0, 1):
         position = json.loads((out / "checkpoint-8" / f"stream-{rank}.json").read_text())
         assert position == {"epoch": 1, "batch": 2, "num_processes": 2}
+
+
+def test_a_fault_in_one_of_two_processes_stops_both_and_checkpoints_the_steps_done(tmp_path):
+    """One process meets a bad label; both stop before the same step and checkpoint it together (a process stopping
+    alone would leave the other waiting in the step's all-reduce)."""
+    labels = [i % 3 for i in range(48)]
+    labels[40] = 7
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
+    folder = write_shards(tmp_path / "data", 4, labels=labels, features=features)
+    out = tmp_path / "two"
+    flags = [*TINY, "--model", "cgan", "--num_classes", "3", "--max_train_steps", "50", "--checkpointing_steps", "100"]
+    flags += ["--discriminator_norm", "none", "--dataset_name", folder, "--output_dir", str(out)]
+    command = [*accelerate_launch(2), "-m", "hf_gan.training.train_gan", *flags]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode != 0
+    assert re.search(r"label of sample \d+ of batch \d+ in epoch 0 .* is 7, outside 0..2", result.stderr)
+    step = int(re.search(r"The (\d+) steps done are saved", result.stderr).group(1))
+    assert step < 6  # each process's 24 rows are 6 batches of 4
+    for rank in (0, 1):
+        assert os.path.isfile(out / f"checkpoint-{step}" / f"stream-{rank}.json")
+
+
+FAULTS_PER_ALLOCATION = """
+import resource, sys, torch
+from hf_gan.training.utils import keep_freed_memory
+if sys.argv[1] == "kept":
+    keep_freed_memory()
+def step():  # a step's large activation, allocated, written and freed
+    torch.empty(64 * 2**20, dtype=torch.uint8).fill_(1)
+for _ in range(10):  # the heap grows over the first few (aligned blocks do not fit the freed ones until they merge)
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator settings")
+def test_training_keeps_freed_memory_instead_of_faulting_it_in_again_every_step():
+    """A streaming run spent 10x the system time of the in-memory one, re-faulting each step's activations (glibc
+    hands blocks above its mmap threshold back to the kernel on free): train_gan's keep_freed_memory() stops that."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+
+    def faults(mode):
+        command = [sys.executable, "-c", FAULTS_PER_ALLOCATION, mode]
+        return float(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
+
+    pages = 64 * 2**20 / os.sysconf("SC_PAGE_SIZE")
+    assert faults("default") > 0.5 * pages  # each allocation faults its pages in again
+    assert faults("kept") < 0.1 * pages  # the memory of the first one is reused

@@ -22,6 +22,8 @@ ZOO = {
     "mnist-autoencoder": "AutoencoderPipeline",
     "mnist-superres": "ImageToImageGANPipeline",
     "mnist-restore": "ImageToImageGANPipeline",
+    "mnist-inpaint": "ImageToImageGANPipeline",
+    "mnist-denoise": "ImageToImageGANPipeline",
 }
 # The training script and preset of each zoo model (training/build_zoo.sh).
 RECIPES = {
@@ -30,12 +32,16 @@ RECIPES = {
     "mnist-autoencoder": ("train_autoencoder", "mnist_autoencoder"),
     "mnist-superres": ("train_gan", "mnist_superres"),
     "mnist-restore": ("train_gan", "mnist_restore"),
+    "mnist-inpaint": ("train_gan", "mnist_inpaint"),
+    "mnist-denoise": ("train_gan", "mnist_denoise"),
 }
 # What each zoo pipeline is asked for: images of 10 classes, 4 samples, or 4 restorations of (shrunk, masked) digits.
 CALLS = {
     "mnist-cgan": lambda: {"class_labels": list(range(10))},
     "mnist-superres": lambda: {"image": torch.rand(4, 1, 7, 7)},
     "mnist-restore": lambda: {"image": torch.rand(4, 1, 28, 28), "mask_image": torch.ones(1, 28, 28)},
+    "mnist-inpaint": lambda: {"image": torch.rand(4, 1, 28, 28), "mask_image": torch.ones(1, 28, 28)},
+    "mnist-denoise": lambda: {"image": torch.rand(4, 1, 28, 28)},
 }
 
 
