@@ -177,8 +177,10 @@ def main():
     for task in filter(None, args.tasks.split(",")):
         shown = {}
         for method in filter(None, args.methods.split(",")):
-            if (method == "bicubic") != (task == "superres_x4") and method in ("bicubic", "pix2pix_restore"):
-                continue  # bicubic enlarges; the general restorer masks and denoises
+            if method == "bicubic" and task != "superres_x4":
+                continue  # bicubic only enlarges
+            if method == "pix2pix_restore" and task == "superres_x4":
+                continue  # the general restorer masks and denoises
             count = args.search_images if method.startswith("search_") else args.num_images
             corrupted, mask = corrupt(task, clean, args.seed)
             start = time.perf_counter()
