@@ -9,9 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from test_streaming import stream_args, write_shards
 from test_training import TINY_GAN, synthetic_digits, weights, write_idx
 
 from hf_gan import ConditionalGANPipeline
+from hf_gan.streaming import load_streaming_data
 from hf_gan.training.train_gan import cuda_graphed, make_graph_safe, set_learning_rates
 from hf_gan.training.utils import IndexBatcher, TrainingState
 
@@ -70,6 +72,21 @@ def test_gpu_training_in_each_precision_keeps_fp32_weights_and_resumes_exactly(p
     a, b = weights(straight), weights(resumed)
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in a.values() if v.is_floating_point())
     # cuDNN's backward convolutions may add in another order from run to run: equal up to rounding
+    assert max((a[k] - b[k]).abs().max().item() for k in a if a[k].is_floating_point()) < 1e-4
+
+
+def test_a_stream_on_the_gpu_comes_through_pinned_memory_into_gpu_slots_and_resumes_exactly(tmp_path):
+    shards = write_shards(tmp_path / "shards", 4)
+    gpu = SimpleNamespace(process_index=0, num_processes=1, device=torch.device("cuda"))
+    data, batcher = load_streaming_data(stream_args(shards, dataloader_num_workers=1), gpu, False)
+    assert next(iter(batcher.loader))["images"].is_pinned()  # so that the copy to the GPU can be asynchronous
+    assert data.images.device.type == "cuda" and batcher.indices(0).device.type == "cuda"
+    flags = ["--streaming", "--dataloader_num_workers", "1", "--checkpointing_steps", "2", "--model", "cgan"]
+    straight = run(str(tmp_path / "straight"), shards, *flags, "--max_train_steps", "4")
+    resumed = str(tmp_path / "resumed")
+    run(resumed, shards, *flags, "--max_train_steps", "2")
+    run(resumed, shards, *flags, "--max_train_steps", "4", "--resume_from_checkpoint", "latest")
+    a, b = weights(straight), weights(resumed)
     assert max((a[k] - b[k]).abs().max().item() for k in a if a[k].is_floating_point()) < 1e-4
 
 

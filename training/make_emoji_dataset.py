@@ -2,9 +2,9 @@
 and the emoji benchmark. The images are Twitter's Twemoji (graphics CC-BY 4.0, https://github.com/twitter/twemoji),
 packaged on npm by iamcal/emoji-data:
 
-    cd /work/data && npm pack emoji-datasource-twitter@16.0.0 emoji-datasource@16.0.0
-    python training/make_emoji_dataset.py --twitter_package /work/data/emoji-datasource-twitter-16.0.0.tgz \\
-        --output_dir /work/data/emoji
+    mkdir -p data && (cd data && npm pack emoji-datasource-twitter@16.0.0 emoji-datasource@16.0.0)
+    python training/make_emoji_dataset.py --twitter_package data/emoji-datasource-twitter-16.0.0.tgz \\
+        --output_dir data/emoji
 
 Every emoji with a Twitter image, and each of its `skin_variations`, goes into its category's folder (the nine
 categories as emoji.json spells them; `Component`, the bare skin-tone swatches and hair parts, is left out): 3,781

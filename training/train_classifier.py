@@ -51,6 +51,32 @@ def accuracy(model, images, labels, batch_size=1000):
     return correct / len(images)
 
 
+def fit(model, images, labels, args, generator, evaluate, corrupt=None):
+    """Trains `model` for args.epochs (AdamW, a one-cycle rate, label smoothing, random shifts), printing
+    `evaluate()` after each epoch. `corrupt(batch, generator)`, if given, is applied to each shifted batch: a
+    classifier of corrupted images (benchmarks/restoration_ceiling.py)."""
+    steps_per_epoch = max(1, len(images) // args.batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch
+    )
+    start = time.perf_counter()
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.randperm(len(images), generator=generator)
+        for i in range(steps_per_epoch):
+            batch = order[i * args.batch_size : (i + 1) * args.batch_size]
+            inputs = random_shift(images[batch], generator)
+            if corrupt is not None:
+                inputs = corrupt(inputs, generator)
+            loss = F.cross_entropy(model(inputs), labels[batch], label_smoothing=0.05)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        print(f"epoch {epoch + 1}: accuracy {evaluate():.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -96,29 +122,7 @@ def main(argv=None):
         label_names=label_names,
         dataset=args.hub_dataset_id or args.dataset_name,
     )
-    steps_per_epoch = max(1, len(train_images) // args.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch
-    )
-    start = time.perf_counter()
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(train_images), generator=generator)
-        for i in range(steps_per_epoch):
-            batch = order[i * args.batch_size : (i + 1) * args.batch_size]
-            loss = F.cross_entropy(
-                model(random_shift(train_images[batch], generator)), train_labels[batch], label_smoothing=0.05
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        print(
-            f"epoch {epoch + 1}: {args.eval_split} accuracy {accuracy(model, eval_images, eval_labels):.4f} "
-            f"({time.perf_counter() - start:.0f} s)",
-            flush=True,
-        )
+    fit(model, train_images, train_labels, args, generator, lambda: accuracy(model, eval_images, eval_labels))
     model.save_pretrained(args.output_dir)
     print(f"saved to {args.output_dir}; {args.eval_split} accuracy {accuracy(model, eval_images, eval_labels):.4%}")
     if args.push_to_hub:
