@@ -4,8 +4,8 @@
 # takes about two hours (the shipped one: 116 minutes on one thread, beside another run) and the 24,000-step,
 # 64-channel GAN about five hours (169 images/s measured there; the shipped one: 3.7 minutes of steps on an H100 with
 # --cuda_graph, beside another run); the README's main command trains the shorter mnist_cgan recipe instead (about 10
-# minutes); each restorer (mnist-superres, -restore, -inpaint, -denoise) took 14 to 22 minutes of steps on one thread,
-# beside other jobs.
+# minutes); each restorer (mnist-superres, -restore, -inpaint) took 14 to 22 minutes of steps on one thread, the
+# 5,000-step mnist-denoise 39, beside other jobs.
 #   bash training/build_zoo.sh            (MNIST idx files in ../shared/data/mnist, or MNIST=path/to/them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
