@@ -312,3 +312,33 @@ def test_restore_keeps_known_pixels_fits_the_rest_and_batches_like_one_by_one(ki
     assert pipe.restore(low, scale=2, num_steps=2, output_type="pt").images.shape == truth.shape
     with pytest.raises(ValueError, match=r"image must be 8x8 with"):
         pipe.restore(low, mask)
+
+
+# -- how much of the class a corruption leaves (benchmarks/restoration_ceiling.py) -----------------------------------
+
+
+def test_the_classifier_recipe_learns_from_the_corrupted_images_when_given_a_corruption():
+    """restoration_ceiling.py's estimate rests on train_classifier.fit applying `corrupt` to every batch it trains on.
+    Two classes that differ in their bottom rows (bright or dark), and a corruption that inverts the bottom half: a
+    classifier of the corrupted images must read a bright bottom as the other class."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training"))
+    from train_classifier import accuracy, fit
+
+    from hf_gan.metrics.classifier import ImageClassifier
+
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(128) % 2
+    images = torch.rand(128, 1, 8, 8, generator=generator) * 0.2
+    images[:, :, 5:] += labels[:, None, None, None] * 0.8
+    invert_bottom = lambda x, _: torch.cat([x[:, :, :4], 1 - x[:, :, 4:]], dim=2)  # noqa: E731
+    corrupted = invert_bottom(images, None)
+    args = types.SimpleNamespace(epochs=6, batch_size=16, lr=3e-3)
+    scores = {}
+    for name, corrupt in (("trained on clean", None), ("trained on corrupted", invert_bottom)):
+        torch.manual_seed(0)
+        model = ImageClassifier(width=4, feature_dim=8, num_classes=2, sample_size=8, mean=0.4, std=0.4)
+        fit(model, images, labels, args, torch.Generator().manual_seed(0), lambda: 0.0, corrupt)
+        scores[name] = accuracy(model, corrupted, labels)
+    assert scores["trained on corrupted"] > 0.95, scores
+    # the clean recipe reads the inverted classes the wrong way round, or as one class (0.0 to 0.5 over six seeds)
+    assert scores["trained on clean"] <= 0.55, scores
