@@ -14,4 +14,5 @@ ATEN_CPU_CAPABILITY=default .venv/bin/python -m pytest -q \
     "tests/test_pipelines.py::test_categorical_code_is_the_argmax_of_the_last_latents_and_uniform" \
     "tests/test_training.py::test_two_processes_with_accelerate_on_cpu" \
     "tests/test_training.py::test_infogan_code_is_learned_to_be_recoverable_and_the_grid_has_one_row_per_code" \
+    "tests/test_image_to_image.py::test_the_classifier_recipe_learns_from_the_corrupted_images_when_given_a_corruption" \
     "$@"
