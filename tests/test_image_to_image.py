@@ -317,11 +317,11 @@ def test_restore_keeps_known_pixels_fits_the_rest_and_batches_like_one_by_one(ki
 # -- how much of the class a corruption leaves (benchmarks/restoration_ceiling.py) -----------------------------------
 
 
-def test_the_classifier_recipe_learns_from_the_corrupted_images_when_given_a_corruption():
+def test_the_classifier_recipe_learns_from_the_corrupted_images_when_given_a_corruption(monkeypatch):
     """restoration_ceiling.py's estimate rests on train_classifier.fit applying `corrupt` to every batch it trains on.
     Two classes that differ in their bottom rows (bright or dark), and a corruption that inverts the bottom half: a
     classifier of the corrupted images must read a bright bottom as the other class."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training"))
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training"))
     from train_classifier import accuracy, fit
 
     from hf_gan.metrics.classifier import ImageClassifier
