@@ -7,8 +7,8 @@ test split (all 3,781 would take hours of Inception on this shared 2-core CPU), 
 predicted-class histogram by a classifier trained on the other 80 % (training/train_classifier.py), beside its
 accuracy on that test split, and the copying check against all 3,781 training images.
 
-    python training/make_emoji_dataset.py --twitter_package emoji-datasource-twitter-16.0.0.tgz --output_dir emoji
-    python training/make_emoji_dataset.py --twitter_package emoji-datasource-twitter-16.0.0.tgz \\
+    python training/make_emoji_dataset.py --package emoji-datasource-twitter-16.0.0.tgz --output_dir emoji
+    python training/make_emoji_dataset.py --package emoji-datasource-twitter-16.0.0.tgz \\
         --output_dir emoji-split --eval_fraction 0.2
     python training/train_classifier.py --dataset_name emoji-split --num_channels 3 --epochs 15 --width 32 \\
         --output_dir emoji-classifier

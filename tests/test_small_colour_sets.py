@@ -253,39 +253,42 @@ def test_copying_check_fails_copies_and_passes_new_images(seed):
 # -- the Twemoji conversion and the preset ----------------------------------------------------------------------
 
 
-def test_make_emoji_dataset_writes_categories_with_skin_variations_and_without_components(tmp_path):
+@pytest.mark.parametrize("style", ["twitter", "google"])
+def test_make_emoji_dataset_writes_categories_with_skin_variations_and_without_components(tmp_path, style):
+    """The style (Twemoji, Noto, ...) is the npm package's: its images and its has_img_<style> flags, no others."""
+    other = "google" if style == "twitter" else "twitter"
     emoji = [
-        {"image": "1f600.png", "category": "Smileys & Emotion", "has_img_twitter": True},
+        {"image": "1f600.png", "category": "Smileys & Emotion", f"has_img_{style}": True},
         {
             "image": "1f44b.png",
             "category": "People & Body",
-            "has_img_twitter": True,
-            "skin_variations": {"1F3FB": {"image": "1f44b-1f3fb.png", "has_img_twitter": True}},
+            f"has_img_{style}": True,
+            "skin_variations": {"1F3FB": {"image": "1f44b-1f3fb.png", f"has_img_{style}": True}},
         },
-        {"image": "1f3fb.png", "category": "Component", "has_img_twitter": True},
-        {"image": "1f601.png", "category": "Smileys & Emotion", "has_img_twitter": False},
+        {"image": "1f3fb.png", "category": "Component", f"has_img_{style}": True},
+        {"image": "1f601.png", "category": "Smileys & Emotion", f"has_img_{style}": False, f"has_img_{other}": True},
     ]
-    package = tmp_path / "emoji-datasource-twitter.tgz"
+    package = tmp_path / f"emoji-datasource-{style}.tgz"
     with tarfile.open(package, "w:gz") as tar:
-        files = {"package/emoji.json": json.dumps(emoji).encode()}
+        files = {
+            "package/emoji.json": json.dumps(emoji).encode(),
+            "package/package.json": json.dumps({"name": f"emoji-datasource-{style}"}).encode(),
+        }
         for name in ("1f600.png", "1f44b.png", "1f44b-1f3fb.png", "1f3fb.png"):
             buffer = io.BytesIO()
             PIL.Image.new("RGBA", (8, 8), (255, 0, 0, 128)).save(buffer, format="PNG")
-            files[f"package/img/twitter/64/{name}"] = buffer.getvalue()
+            files[f"package/img/{style}/64/{name}"] = buffer.getvalue()
+        files[f"package/img/{other}/64/1f601.png"] = files[f"package/img/{style}/64/1f600.png"]
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     out = tmp_path / "emoji"
-    command = [
-        sys.executable,
-        os.path.join(ROOT, "training", "make_emoji_dataset.py"),
-        "--twitter_package",
-        str(package),
-    ]
+    command = [sys.executable, os.path.join(ROOT, "training", "make_emoji_dataset.py"), "--package", str(package)]
     subprocess.run([*command, "--output_dir", str(out)], check=True, capture_output=True)
     assert sorted(os.listdir(out)) == ["People & Body", "Smileys & Emotion"]
     assert sorted(os.listdir(out / "People & Body")) == ["1f44b-1f3fb.png", "1f44b.png"]
+    assert os.listdir(out / "Smileys & Emotion") == ["1f600.png"]
     assert PIL.Image.open(out / "Smileys & Emotion" / "1f600.png").mode == "RGBA"  # copied as it is
 
 
