@@ -49,7 +49,9 @@ def main(argv=None):
     with tarfile.open(args.package) as package:
         members = {m.name: m for m in package.getmembers()}
         if not {"package/emoji.json", "package/package.json"} <= set(members):
-            parser.error(f"{args.package} has no package/emoji.json and package.json: is it an emoji-datasource-<style> npm pack?")
+            parser.error(
+                f"{args.package} lacks package/emoji.json or package.json: is it an emoji-datasource-<style> npm pack?"
+            )
         name = json.load(package.extractfile(members["package/package.json"]))["name"]
         style = name.removeprefix("emoji-datasource-")
         if style == name:
