@@ -137,7 +137,10 @@ def main():
     first = rows[0][2]
     print(f"\n{first['protocol']}; {machine}")
     held_out = first["classifier_accuracy_on_real"]
-    print(f"classifier accuracy on the {first['num_real']} held-out real emoji: {held_out:.1%}")
+    print(
+        f"classifier on the {first['num_real']} held-out real emoji: accuracy {held_out:.1%}, histogram max gap "
+        f"{first['histogram_max_deviation_pp_on_real']:.1f} pts (what the real images score: the floor)"
+    )
     print("| recipe | FID | KID | class accuracy | histogram max gap | copying ratio | steps | minutes |")
     print("|---|---|---|---|---|---|---|---|")
     for name, _, s, results in rows:

@@ -72,6 +72,16 @@ def test_histogram_deviation_is_measured_against_the_proportions_the_samples_sho
     unconditional = evaluate_images(images, images, real_labels=predicted, classifier=classifier)
     assert conditional["histogram_max_deviation_pp"] == 0 == unconditional["histogram_max_deviation_pp"]
     assert evaluate_images(images, images, classifier=classifier)["histogram_max_deviation_pp"] > 10  # vs uniform
+    # the floor: the classifier's histogram on the real images against their own labels
+    assert unconditional["histogram_max_deviation_pp_on_real"] == 0
+    blank = torch.zeros_like(images)
+    real = torch.cat([images, blank])  # half noise, half blank: two predicted classes in equal shares
+    real_predicted = classify(real, classifier)[1]
+    assert class_histogram(real_predicted, 10).max() == 0.5
+    labels = torch.full((len(real),), int(predicted[0]))  # as if they were all labelled as the noise is read
+    metrics = evaluate_images(blank, real, real_labels=labels, classifier=classifier)  # samples: one class, the other
+    assert metrics["histogram_max_deviation_pp"] == 100
+    assert metrics["histogram_max_deviation_pp_on_real"] == 50  # the real images' alone, whatever the samples
 
 
 def test_class_histogram():

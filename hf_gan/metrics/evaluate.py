@@ -33,6 +33,7 @@ CARD_METRICS = (
     "precision",
     "recall",
     "histogram_max_deviation_pp",
+    "histogram_max_deviation_pp_on_real",
     "classes_present",
     "copying_ratio",
 )
@@ -99,8 +100,9 @@ def evaluate_images(
     """The class metrics of generated images `fake` against real images `real` (both (N, C, H, W) in [0, 1]) in the
     feature space of `classifier` (default: the shipped MNIST one). `reference`, a second real set (e.g. train
     images), gives the FLD floor; `fake_labels` (the labels asked for) gives class-conditional accuracy;
-    `real_labels` the classifier's own accuracy, the ceiling for it. The histogram deviation compares the predicted
-    classes of `fake` with the proportions of `fake_labels`, else of `real_labels`, else uniform ones."""
+    `real_labels` the classifier's own accuracy, the ceiling for it, and its histogram deviation on the real images,
+    the floor for the samples'. The histogram deviation compares the predicted classes of `fake` with the
+    proportions of `fake_labels`, else of `real_labels`, else uniform ones."""
     classifier = classifier or load_mnist_classifier()
     check_classifier(classifier, fake, None)
     check_classifier(classifier, real, None)
@@ -127,6 +129,11 @@ def evaluate_images(
         else torch.full_like(histogram, 1 / len(histogram))
     )
     metrics["histogram_max_deviation_pp"] = float((histogram - target).abs().max() * 100)
+    if real_labels is not None:
+        # what a sampler of the real images would score: the classifier's own errors do not cancel over classes
+        real_target = class_histogram(real_labels, len(histogram))
+        real_histogram = class_histogram(real_predicted, len(histogram))
+        metrics["histogram_max_deviation_pp_on_real"] = float((real_histogram - real_target).abs().max() * 100)
     metrics["class_histogram"] = [round(float(h), 4) for h in histogram]
     metrics["target_histogram"] = [round(float(h), 4) for h in target]
     return metrics
