@@ -95,6 +95,9 @@ def train(folder, flags, args):
         "500",
         "--seed",
         str(args.seed),
+        # every recipe's EMA generator is sampled and saved with BatchNorm statistics of its own weights
+        "--standing_statistics_batches",
+        "16",
     ]
     os.makedirs(args.work_dir, exist_ok=True)
     log = open(os.path.join(args.work_dir, f"{folder}.log"), "w")

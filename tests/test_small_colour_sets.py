@@ -2,6 +2,7 @@
 (applied to real and fake images alike, and differentiable), RGBA in and out, the copying check, the Twemoji
 conversion script and bad input."""
 
+import copy
 import io
 import json
 import os
@@ -29,7 +30,7 @@ from hf_gan.demo import export_space
 from hf_gan.metrics import copying_ratio, evaluate_pipeline
 from hf_gan.pipelines.pipeline_utils import repository_code
 from hf_gan.training import train_gan
-from hf_gan.training.utils import parse_args_with_config
+from hf_gan.training.utils import parse_args_with_config, standing_statistics
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -310,6 +311,60 @@ def test_emoji_preset_and_resnet_argument_errors():
         bad = parse_args_with_config(parser, ["--config", "emoji_cgan", *flags])
         with pytest.raises(ValueError, match=message):
             train_gan.check_model_arguments(bad)
+
+
+def test_standing_statistics_give_the_ema_generator_batchnorm_statistics_of_its_own_weights():
+    """update_ema copies the live generator's BatchNorm statistics into the EMA copy, whose weights differ; standing
+    statistics are the copy's own: in eval mode it then normalises as it does with a large batch's statistics."""
+    live, _ = tiny_resnet(seed=0)
+    ema, _ = tiny_resnet(seed=1)  # other weights, as an EMA's are
+    ema.load_state_dict({**ema.state_dict(), **dict(live.named_buffers())})  # statistics copied, as update_ema does
+    labels = torch.tensor([0, 0, 0, 1, 2, 2])  # the training labels: classes in these proportions
+    live.train()
+    for _ in range(20):  # the live generator's statistics, from its own batches
+        with torch.no_grad():
+            live(torch.randn(32, 8), labels[torch.randint(6, (32,))])
+    ema.load_state_dict({**ema.state_dict(), **dict(live.named_buffers())})
+    before = {k: v.clone() for k, v in ema.state_dict().items()}
+    standing = standing_statistics(ema, num_batches=50, batch_size=64, training_labels=labels, seed=3)
+    assert not standing.training
+    for key, value in ema.state_dict().items():  # the EMA generator itself is left as it was
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+    again = standing_statistics(ema, num_batches=50, batch_size=64, training_labels=labels, seed=3)
+    for key, value in standing.state_dict().items():  # seeded: the weights alone decide
+        torch.testing.assert_close(value, again.state_dict()[key], rtol=0, atol=0)
+    # eval mode against the batch statistics of a large fresh batch (what the weights themselves produce)
+    latents = torch.randn(2000, 8, generator=torch.Generator().manual_seed(7))
+    picks = labels[torch.randint(6, (2000,), generator=torch.Generator().manual_seed(8))]
+    with torch.no_grad():
+        own = copy.deepcopy(ema).train()(latents, picks)
+        ema.eval()
+        gap_copied = (ema(latents, picks) - own).abs().mean()
+        gap_standing = (standing(latents, picks) - own).abs().mean()
+    assert gap_standing < 0.02 < 0.1 < gap_copied, (gap_standing, gap_copied)
+
+
+def test_standing_statistics_option_saves_them_and_refuses_pix2pix(icons, tmp_path):
+    common = ["--config", "emoji_cgan", "--dataset_name", str(icons), "--resolution", "16", "--diffaugment", ""]
+    common += ["--train_batch_size", "8", "--generator_channels", "4", "--discriminator_channels", "4"]
+    common += ["--latent_dim", "8", "--sample_every", "0", "--checkpointing_steps", "3", "--num_threads", "1"]
+    common += ["--max_train_steps", "3", "--standing_statistics_batches", "4"]
+    train_gan.main([*common, "--output_dir", str(tmp_path / "run")])
+    saved = load_file(tmp_path / "run" / "generator" / "diffusion_pytorch_model.safetensors")
+    ema = load_file(tmp_path / "run" / "checkpoint-3" / "ema_generator.safetensors")  # the EMA generator as trained
+    generator = ResNetGenerator.from_pretrained(tmp_path / "run" / "generator")
+    generator.load_state_dict(ema)
+    data = prepare_image_dataset(load_image_dataset(str(icons), "train"), None, None, 16, 3, require_labels=True)
+    expected = standing_statistics(generator, 4, 8, data.labels, seed=0 + 2)  # --seed 0
+    for key, value in expected.state_dict().items():
+        torch.testing.assert_close(saved[key], value, msg=key)  # channels-last in training: float rounding
+    checkpoint = ema
+    assert not torch.equal(saved["blocks.0.norm1.norm.running_mean"], checkpoint["blocks.0.norm1.norm.running_mean"])
+    bad = parse_args_with_config(
+        train_gan.parse_args(), ["--config", "mnist_superres", "--standing_statistics_batches", "4"]
+    )
+    with pytest.raises(ValueError, match="for --model gan or cgan"):
+        train_gan.check_model_arguments(bad)
 
 
 # -- the zoo's emoji-cgan -------------------------------------------------------------------------------------------

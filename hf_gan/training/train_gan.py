@@ -41,6 +41,7 @@ from .utils import (
     prepare_run,
     progress_bar,
     save_sample_grid,
+    standing_statistics,
     update_ema,
 )
 
@@ -136,6 +137,13 @@ def parse_args():
     train.add_argument("--ema_decay", type=float, default=0.999, help="EMA of the generator's weights")
     train.add_argument("--no_ema", action="store_true", help="save and sample the raw generator")
     train.add_argument(
+        "--standing_statistics_batches",
+        type=int,
+        default=0,
+        help="recompute the EMA generator's BatchNorm statistics from this many batches of its own activations "
+        "before it is sampled or saved (BigGAN's standing statistics; 0: keep the live generator's, as before)",
+    )
+    train.add_argument(
         "--cuda_graph",
         action="store_true",
         help="replay each training step as one CUDA graph (one GPU, the dataset on it): a small GAN's step is bound "
@@ -162,6 +170,11 @@ def check_model_arguments(args):
         raise ValueError(
             "--discriminator_extra_layers and --discriminator_norm are DCGAN options; the residual D is always "
             "spectrally normalised: drop them with --architecture resnet."
+        )
+    if args.standing_statistics_batches and (args.model == "pix2pix" or args.no_ema):
+        raise ValueError(
+            "--standing_statistics_batches recomputes the EMA generator's statistics from latents (and labels): it "
+            "is for --model gan or cgan with an EMA; drop it with --model pix2pix or --no_ema."
         )
     tasks.check_task_arguments(args)
 
@@ -248,19 +261,31 @@ def grid_latents(args, latent_dim, num_classes, code_size):
     return latents, row_ids if num_classes else None
 
 
+def sampling_copy(args, ema_generator, training_labels):
+    """A copy of the EMA generator to sample and save, in eval mode; with --standing_statistics_batches, with
+    BatchNorm statistics of its own (labels drawn from `training_labels`; seeded apart from the run's noise)."""
+    if not args.standing_statistics_batches:
+        return copy.deepcopy(ema_generator).eval()
+    batches, batch_size = args.standing_statistics_batches, args.train_batch_size
+    return standing_statistics(ema_generator, batches, batch_size, training_labels, seed=args.seed + 2)
+
+
 @torch.no_grad()
-def sample_grid(args, accelerator, ema_generator, latents, labels, step):
+def sample_grid(args, accelerator, ema_generator, training_labels, latents, labels, step):
     """Saves (and logs) a grid of the EMA generator's images of the fixed grid latents."""
-    ema_generator.eval()
-    images = ema_generator(latents.to(accelerator.device), None if labels is None else labels.to(accelerator.device))
+    g = sampling_copy(args, ema_generator, training_labels)
+    images = g(latents.to(accelerator.device), None if labels is None else labels.to(accelerator.device))
     rows = len(latents) // 8
     return save_sample_grid(args, accelerator, image_grid(images, rows), step)
 
 
-def make_pipeline(args, accelerator, generator, discriminator, ema_generator, label_names):
+def make_pipeline(args, accelerator, generator, discriminator, ema_generator, training_labels, label_names):
     """A pipeline of copies of the EMA (or, with --no_ema, the raw) generator and of the discriminator."""
-    g = ema_generator if not args.no_ema else bare_model(accelerator, generator)
-    g = copy.deepcopy(g).eval().to(memory_format=torch.contiguous_format)
+    if args.no_ema:
+        g = copy.deepcopy(bare_model(accelerator, generator)).eval()
+    else:
+        g = sampling_copy(args, ema_generator, training_labels)
+    g = g.to(memory_format=torch.contiguous_format)
     d = copy.deepcopy(bare_model(accelerator, discriminator)).eval().to(memory_format=torch.contiguous_format)
     if args.model == "pix2pix":
         return ImageToImageGANPipeline(g, d)
@@ -480,7 +505,8 @@ def train(args, accelerator, run):
     augment = functools.partial(diff_augment, policy=parse_policy(args.diffaugment), generator=state.noise)
     init_trackers(args, accelerator)
     grid = grid_latents(args, latent_dim, len(label_names) if conditional else None, code_size)
-    save_grid = functools.partial(sample_grid, args, accelerator, ema_generator, *grid)
+    training_labels = data.labels if conditional else None  # in memory: all of them; streamed: the batches at hand
+    save_grid = functools.partial(sample_grid, args, accelerator, ema_generator, training_labels, *grid)
     if image_to_image:  # fixed pairs of the first batch: conditions, outputs and targets in rows
         grid_indices = batcher.indices(0)
         grid_pairs = make_pairs(real_batch(data, grid_indices, accelerator.device, False)[0], 0, grid_indices)
@@ -489,7 +515,7 @@ def train(args, accelerator, run):
         )
         save_grid = lambda step: save_sample_grid(args, accelerator, image_grid(before_after(), 3), step)  # noqa: E731
     pipeline = functools.partial(
-        make_pipeline, args, accelerator, generator, discriminator, ema_generator, label_names
+        make_pipeline, args, accelerator, generator, discriminator, ema_generator, training_labels, label_names
     )
 
     logger.info(

@@ -2,6 +2,7 @@
 step, and the end of a run (pipeline, sample grid, model card, push)."""
 
 import argparse
+import copy
 import ctypes
 import importlib.resources
 import json
@@ -451,6 +452,34 @@ def update_ema(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float 
         torch._foreach_lerp_(ema, params, 1 - decay)
     for ema_buffer, buffer in zip(ema_model.buffers(), model.buffers()):
         ema_buffer.copy_(buffer)
+
+
+@torch.no_grad()
+def standing_statistics(generator, num_batches, batch_size, training_labels=None, seed=0):
+    """A copy of a latent `generator`, in eval mode, whose BatchNorm statistics are its own: averaged over
+    `num_batches` batches of fresh latents (and of labels drawn from `training_labels`, for a class-conditional one)
+    run through it in training mode (BigGAN's "standing statistics", Brock et al. 2019). update_ema averages the
+    weights but copies the live generator's statistics, which belong to other weights: early in training, or with a
+    long EMA, the EMA generator then normalises with wrong means and variances (docs/colour.md shows the lattice of
+    lines over washed-out samples this gives). Its own seed: the copy depends on the weights alone."""
+    g = copy.deepcopy(generator)
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches
+    g.train()
+    device = next(g.parameters()).device
+    draws = torch.Generator().manual_seed(seed)
+    for _ in range(num_batches if norms else 0):
+        latents = torch.randn(batch_size, g.config.latent_dim, generator=draws).to(device)
+        labels = None
+        if training_labels is not None:
+            labels = training_labels.cpu()[torch.randint(len(training_labels), (batch_size,), generator=draws)]
+        g(latents, None if labels is None else labels.to(device))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    return g.eval()
 
 
 def after_step(args, accelerator, run, state, progress, compute_stats, sample_grid, make_pipeline):
