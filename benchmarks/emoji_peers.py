@@ -104,6 +104,21 @@ def train(folder, flags, args):
     return out, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
+def score(out, args, classifier):
+    """FID, KID and the class metrics against the held-out split, and the copying check against every image the GAN
+    was trained on, of 500 samples drawn the same way (seed, the set's class proportions) from the pipeline `out`."""
+    from hf_gan.metrics import evaluate_pipeline
+
+    common = dict(num_samples=args.num_samples, num_real=0, seed=args.seed)  # num_real=0: all of them
+    scores = evaluate_pipeline(
+        out, args.split_dataset, ["fid", "kid", "classifier"], classifier, "test", "train", **common
+    )
+    copying = evaluate_pipeline(out, args.dataset, ["copying"], split="train", reference_split="train", **common)
+    scores.update({k: v for k, v in copying.items() if k.startswith("copying")})
+    scores["protocol"] += f"; {copying['protocol'].split('; ')[-1]}"
+    return scores
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, help="the emoji image folder (training/make_emoji_dataset.py)")
@@ -132,7 +147,7 @@ def main():
         if process is not None and process.wait() != 0:
             sys.exit(f"{name} failed: see {os.path.join(args.work_dir, folder + '.log')}")
 
-    from hf_gan.metrics import evaluate_pipeline, load_classifier
+    from hf_gan.metrics import load_classifier
 
     torch.set_num_threads(2)  # scoring: Inception at 6 GFLOP an image
     classifier = load_classifier(args.classifier)
@@ -140,14 +155,7 @@ def main():
     for name, (folder, out, _) in runs.items():
         with open(os.path.join(out, "train_results.json"), encoding="utf-8") as file:
             results = json.load(file)
-        common = dict(num_samples=args.num_samples, num_real=0, seed=args.seed)  # num_real=0: all of them
-        scores = evaluate_pipeline(
-            out, args.split_dataset, ["fid", "kid", "classifier"], classifier, "test", "train", **common
-        )
-        # samples drawn the same way (seed, the set's class proportions) against every image the GAN was trained on
-        copying = evaluate_pipeline(out, args.dataset, ["copying"], split="train", reference_split="train", **common)
-        scores.update({k: v for k, v in copying.items() if k.startswith("copying")})
-        scores["protocol"] += f"; {copying['protocol'].split('; ')[-1]}"
+        scores = score(out, args, classifier)
         rows.append((name, folder, scores, results))
         print(name, json.dumps(scores), flush=True)
 
