@@ -118,6 +118,7 @@ def test_colour_cgan_trains_pushes_reloads_generates_and_evaluates(shapes, tmp_p
         "--dataset_name", shapes, "--output_dir", classifier, "--epochs", "3", "--batch_size", "16", "--width", "8"
     )
     assert "test accuracy" in printed and os.path.isfile(os.path.join(classifier, "config.json"))
+    assert "points from the labels at most" in printed and "of 3 classes predicted; recall per class" in printed
 
     metrics = evaluate_pipeline(
         out,

@@ -10,8 +10,9 @@ the same categories drawn by other hands, for checking that a recipe is not tune
 The style is the package's (its package.json names it). Every emoji with an image in that style, and each of its
 `skin_variations`, goes into its category's folder (the nine categories as emoji.json spells them; `Component`, the
 bare skin-tone swatches and hair parts, is left out): 3,781 RGBA 64x64 PNGs in either style, copied as they are.
-train_gan composites the alpha on white for RGB (--num_channels 3) and keeps it with --num_channels 4. `--eval_fraction` puts that share of each category, picked by a seeded shuffle, in a `test`
-split (train/ and test/ folders) for the classifier's held-out accuracy.
+train_gan composites the alpha on white for RGB (--num_channels 3) and keeps it with --num_channels 4.
+`--eval_fraction` puts that share of each category, picked by a seeded shuffle, in a `test` split (train/ and test/
+folders) for the classifier's held-out accuracy.
 """
 
 import argparse
