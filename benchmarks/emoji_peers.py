@@ -10,8 +10,8 @@ accuracy on that test split, and the copying check against all 3,781 training im
     python training/make_emoji_dataset.py --package emoji-datasource-twitter-16.0.0.tgz --output_dir emoji
     python training/make_emoji_dataset.py --package emoji-datasource-twitter-16.0.0.tgz \\
         --output_dir emoji-split --eval_fraction 0.2
-    python training/train_classifier.py --dataset_name emoji-split --num_channels 3 --epochs 15 --width 32 \\
-        --output_dir emoji-classifier
+    python training/train_classifier.py --dataset_name emoji-split --num_channels 3 --epochs 40 --batch_size 32 \\
+        --lr 1e-3 --output_dir emoji-classifier
     python benchmarks/emoji_peers.py --dataset emoji --classifier emoji-classifier \\
         --split_dataset emoji-split --minutes 45 --work_dir peers
 
