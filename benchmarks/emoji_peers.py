@@ -16,10 +16,9 @@ accuracy on that test split, and the copying check against all 3,781 training im
         --split_dataset emoji-split --minutes 45 --work_dir peers
 
 `--recipes dcgan,resnet,resnet-noaug` adds a third run beside them: the residual recipe without DiffAugment, to see
-what the augmentation costs or gains at the same minutes; `resnet-noaug-ac1` and `resnet-noaug-half` change one more
-setting of that one (RECIPES below). A run whose folder already holds a finished pipeline is
-scored, not retrained (rerun to score again). lightweight-gan (lucidrains) imports only with CUDA: it joins the
-table on a GPU machine, not on this CPU.
+what the augmentation costs or gains at the same minutes; `resnet-noaug-half` halves that one's widths. A run whose
+folder already holds a finished pipeline is scored, not retrained (rerun to score again). lightweight-gan
+(lucidrains) imports only with CUDA: it joins the table on a GPU machine, not on this CPU.
 """
 
 import argparse
@@ -44,12 +43,7 @@ RECIPES = {  # folder name: (table row, flags)
         "resnet, no DiffAugment (emoji_cgan --diffaugment '')",
         ["--config", "emoji_cgan", "--diffaugment", ""],
     ),
-    # and two changes to that one: AC-GAN's class term at full weight (are the rare categories drawn then?), and
-    # networks of half the width (a quarter of the FLOPs: more steps in the same minutes)
-    "resnet-noaug-ac1": (
-        "resnet, no DiffAugment, class loss weight 1",
-        ["--config", "emoji_cgan", "--diffaugment", "", "--class_loss_weight", "1"],
-    ),
+    # and with networks of half the width (a quarter of the FLOPs: more steps in the same minutes)
     "resnet-noaug-half": (
         "resnet, no DiffAugment, half width (16 channels)",
         [

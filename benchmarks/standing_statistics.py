@@ -7,12 +7,14 @@ emoji_peers.py's code (FID, KID, class metrics, copying check).
         --dataset data/noto --split_dataset data/noto-split --classifier data/noto-classifier
 
 Each FOLDER gets a FOLDER-standing copy with the statistics train_gan --standing_statistics_batches 16 would have
-saved for the same weights: the run's batch size, --seed + 2, labels drawn from the training set's.
+saved for the same weights (train_gan's sampling_copy, with the run's batch size and seed, labels drawn from the
+training set's).
 """
 
 import argparse
 import json
 import os
+from types import SimpleNamespace
 
 import torch
 from emoji_peers import score
@@ -20,7 +22,7 @@ from emoji_peers import score
 from hf_gan import ConditionalGANPipeline
 from hf_gan.data import load_image_dataset, prepare_image_dataset
 from hf_gan.metrics import load_classifier
-from hf_gan.training.utils import standing_statistics
+from hf_gan.training.train_gan import sampling_copy
 
 
 def main():
@@ -41,10 +43,12 @@ def main():
         with open(os.path.join(folder, "training_args.json"), encoding="utf-8") as file:
             trained = json.load(file)
         pipe = ConditionalGANPipeline.from_pretrained(folder)
-        batch_size, seed = trained["train_batch_size"], trained["seed"] + 2  # as train_gan's sampling_copy
-        pipe.generator = standing_statistics(pipe.generator, args.batches, batch_size, data.labels, seed=seed)
-        pipe.save_pretrained(folder.rstrip("/") + "-standing")
-        for label, out in (("as saved", folder), ("standing statistics", folder.rstrip("/") + "-standing")):
+        # what train_gan would have saved for these weights: its batch size and seed, with the option on
+        run = SimpleNamespace(**{**trained, "standing_statistics_batches": args.batches})
+        pipe.generator = sampling_copy(run, pipe.generator, data.labels)
+        standing = folder.rstrip("/") + "-standing"
+        pipe.save_pretrained(standing)
+        for label, out in (("as saved", folder), ("standing statistics", standing)):
             scores = score(out, args, classifier)
             rows.append((folder, label, scores))
             print(folder, label, json.dumps(scores), flush=True)

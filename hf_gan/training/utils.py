@@ -460,10 +460,12 @@ def standing_statistics(generator, num_batches, batch_size, training_labels=None
     `num_batches` batches of fresh latents (and of labels drawn from `training_labels`, for a class-conditional one)
     run through it in training mode (BigGAN's "standing statistics", Brock et al. 2019). update_ema averages the
     weights but copies the live generator's statistics, which belong to other weights: early in training, or with a
-    long EMA, the EMA generator then normalises with wrong means and variances (docs/colour.md shows the lattice of
-    lines over washed-out samples this gives). Its own seed: the copy depends on the weights alone."""
+    long EMA, the EMA generator then normalises with wrong means and variances (docs/colour.md shows the washed-out
+    samples this gives). Its own seed: the copy depends on the weights alone."""
     g = copy.deepcopy(generator)
     norms = [m for m in g.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return g.eval()
     momenta = [norm.momentum for norm in norms]
     for norm in norms:
         norm.reset_running_stats()
@@ -471,12 +473,11 @@ def standing_statistics(generator, num_batches, batch_size, training_labels=None
     g.train()
     device = next(g.parameters()).device
     draws = torch.Generator().manual_seed(seed)
-    for _ in range(num_batches if norms else 0):
+    pool = None if training_labels is None else training_labels.cpu()  # the draws are on the CPU generator
+    for _ in range(num_batches):
         latents = torch.randn(batch_size, g.config.latent_dim, generator=draws).to(device)
-        labels = None
-        if training_labels is not None:
-            labels = training_labels.cpu()[torch.randint(len(training_labels), (batch_size,), generator=draws)]
-        g(latents, None if labels is None else labels.to(device))
+        labels = None if pool is None else pool[torch.randint(len(pool), (batch_size,), generator=draws)].to(device)
+        g(latents, labels)
     for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum
     return g.eval()
